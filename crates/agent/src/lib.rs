@@ -1,0 +1,114 @@
+//! The agent session: the one API that the desktop shell, `warmline-cli`
+//! and the end-to-end tests all call the same way.
+//!
+//! It wires the SIP user agent, the media engine, Microsoft 365 and the local
+//! store into calls, agent state, warm transfer, screen pop and note sync,
+//! and reports every change as a typed [`Event`]. The shell is a thin layer
+//! over it: Tauri commands and events, or JSON lines on stdin and stdout.
+//!
+//! Types here derive [`specta::Type`] so the desktop UI's TypeScript
+//! bindings are generated from them and cannot drift.
+#![deny(missing_docs)]
+
+mod states;
+
+use serde::{Deserialize, Serialize};
+
+pub use states::{AgentState, CallState, RegistrationState};
+
+/// The version of this build, as the UI and `doctor` show it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Errors from the agent session.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The OS keyring failed.
+    #[error(transparent)]
+    Keyring(#[from] warmline_secrets::Error),
+    /// The feature is not built yet.
+    #[error("{0} is not available yet in this build")]
+    NotAvailable(&'static str),
+}
+
+impl Error {
+    /// The stable code the UI switches on.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::Keyring(warmline_secrets::Error::Locked { .. }) => ErrorCode::KeyringLocked,
+            Error::Keyring(_) => ErrorCode::KeyringUnavailable,
+            Error::NotAvailable(_) => ErrorCode::NotAvailable,
+        }
+    }
+}
+
+/// Stable error codes across IPC and the CLI protocol. Never renamed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// No OS keyring is reachable.
+    KeyringUnavailable,
+    /// The OS keyring is locked.
+    KeyringLocked,
+    /// The feature is not built yet.
+    NotAvailable,
+    /// Anything else; the message says what.
+    Internal,
+}
+
+/// An error as it crosses IPC: `{code, message}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+pub struct ErrorPayload {
+    /// What went wrong, for code.
+    pub code: ErrorCode,
+    /// What went wrong, for people.
+    pub message: String,
+}
+
+impl From<Error> for ErrorPayload {
+    fn from(e: Error) -> Self {
+        ErrorPayload { code: e.code(), message: e.to_string() }
+    }
+}
+
+/// The state of the OS keyring, for the header and `doctor`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+pub struct KeyringHealth {
+    /// Which keyring is in use.
+    pub backend: String,
+    /// Whether a probe entry could be written, read and deleted.
+    pub usable: bool,
+    /// A sentence for the user.
+    pub detail: String,
+}
+
+/// What the about box shows: the version and whether the keyring works.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+pub struct AppInfo {
+    /// The application version.
+    pub version: String,
+    /// The OS keyring's state.
+    pub keyring: KeyringHealth,
+}
+
+/// Reports the version and checks the OS keyring with a probe entry.
+pub fn app_info() -> AppInfo {
+    let h = warmline_secrets::health();
+    AppInfo {
+        version: VERSION.to_string(),
+        keyring: KeyringHealth { backend: h.backend, usable: h.usable, detail: h.detail },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_payload_carries_a_stable_code() {
+        let p: ErrorPayload = Error::NotAvailable("warm transfer").into();
+        assert_eq!(p.code, ErrorCode::NotAvailable);
+        assert_eq!(p.message, "warm transfer is not available yet in this build");
+    }
+}

@@ -1,0 +1,107 @@
+//! `warmline-cli`: the headless agent, the standalone lab, `sip lint` and
+//! `doctor`. Each subcommand is a thin layer over a library crate.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+mod doctor;
+
+/// Warmline from the command line.
+#[derive(Debug, Parser)]
+#[command(name = "warmline-cli", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The headless agent: JSON-lines commands on stdin, events on stdout.
+    Agent(AgentArgs),
+    /// The embedded contact center, standalone.
+    Lab(LabArgs),
+    /// SIP diagnostics for support engineers.
+    #[command(subcommand)]
+    Sip(SipCommand),
+    /// Pre-flight check of configuration, keyring, audio, SBC, TURN and sign-in.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+struct Backend {
+    /// A warmline.toml pointing at a real SBC, tenant and CRM.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Start the embedded lab in-process and use it.
+    #[arg(long)]
+    lab: bool,
+}
+
+#[derive(Debug, Args)]
+struct AgentArgs {
+    #[command(flatten)]
+    backend: Backend,
+    /// What the agent says: `tone:HZ`, a WAV file, or `silence`.
+    #[arg(long, value_name = "SOURCE", default_value = "silence")]
+    audio_in: String,
+    /// Where what the agent hears is written, as it plays (WAV).
+    #[arg(long, value_name = "FILE.wav")]
+    audio_out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct LabArgs {
+    /// Scenario file (TOML); the default scenario ships in assets/.
+    #[arg(long, value_name = "FILE")]
+    scenario: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum SipCommand {
+    /// Parse each file as one raw SIP message; one JSON line per file.
+    Lint {
+        /// Files holding one SIP message each.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+struct DoctorArgs {
+    /// Configuration to check (default: the platform's warmline.toml, or the lab).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// One JSON line per check instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Exit status for a subcommand this build does not have yet.
+const EXIT_NOT_AVAILABLE: u8 = 69; // EX_UNAVAILABLE
+
+fn not_available(what: &str) -> ExitCode {
+    eprintln!("warmline-cli: {what} is not available yet in this build");
+    ExitCode::from(EXIT_NOT_AVAILABLE)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Agent(_) => not_available("the headless agent (`agent`)"),
+        Command::Lab(_) => match warmline_lab::start() {
+            Ok(endpoints) => {
+                println!("{}", serde_json::to_string(&endpoints).unwrap_or_default());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("warmline-cli: {e}");
+                ExitCode::from(EXIT_NOT_AVAILABLE)
+            }
+        },
+        Command::Sip(SipCommand::Lint { .. }) => not_available("`sip lint`"),
+        Command::Doctor(args) => doctor::run(args.config.as_deref(), args.json),
+    }
+}

@@ -1,0 +1,55 @@
+//! `warmline-cli` as a user runs it.
+
+use std::process::Command;
+
+fn cli() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_warmline-cli"))
+}
+
+#[test]
+fn subcommands_not_built_yet_say_so_and_do_not_panic() {
+    for args in [&["agent", "--lab"][..], &["sip", "lint", "Cargo.toml"][..]] {
+        let out = cli().args(args).output().expect("run warmline-cli");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(69), "{args:?}: exit status EX_UNAVAILABLE; stderr: {stderr}");
+        assert!(stderr.contains("not available yet"), "{args:?}: clear message, got {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+    }
+}
+
+#[test]
+fn agent_needs_exactly_one_backend() {
+    let out = cli().arg("agent").output().expect("run");
+    assert_eq!(out.status.code(), Some(2), "clap usage error");
+    let out = cli().args(["agent", "--lab", "--config", "x.toml"]).output().expect("run");
+    assert_eq!(out.status.code(), Some(2), "--lab and --config exclude each other");
+}
+
+#[test]
+fn doctor_reports_one_json_line_per_check() {
+    let out = cli().args(["doctor", "--json"]).output().expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let items: Vec<serde_json::Value> =
+        stdout.lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect();
+    let names: Vec<&str> = items.iter().filter_map(|v| v["item"].as_str()).collect();
+    assert!(names.contains(&"keyring") && names.contains(&"configuration"), "{names:?}");
+    for v in &items {
+        assert!(matches!(v["verdict"].as_str(), Some("pass" | "warn" | "fail")), "{v}");
+    }
+}
+
+#[test]
+fn doctor_fails_when_the_keyring_is_unreachable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = cli()
+        .args(["doctor", "--json"])
+        .env("DBUS_SESSION_BUS_ADDRESS", format!("unix:path={}/none", dir.path().display()))
+        .env("XDG_RUNTIME_DIR", dir.path())
+        .env_remove("DISPLAY")
+        .output()
+        .expect("run");
+    assert!(!out.status.success(), "doctor must fail when the keyring is unreachable");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let keyring = stdout.lines().find(|l| l.contains("\"keyring\"")).expect("keyring line");
+    assert!(keyring.contains("\"fail\"") && keyring.contains("not available"), "{keyring}");
+}

@@ -1,0 +1,21 @@
+//! The real OS keyring, checked from outside our own code.
+//!
+//! These tests need the project's test session (`installer/test-session.sh`),
+//! which provides a D-Bus session with an unlocked gnome-keyring.
+
+mod fail_closed;
+mod secret_tool;
+
+/// A fresh account name so parallel or repeated runs never collide.
+pub fn unique_account(prefix: &str) -> String {
+    let nonce = warmline_secrets::Secret::random(6).expose_hex().to_string();
+    format!("{prefix}-{}-{nonce}", std::process::id())
+}
+
+/// Fails with a clear message when the tests are run outside the test session.
+pub fn require_session() {
+    assert!(
+        std::env::var_os("WARMLINE_TEST_SESSION").is_some(),
+        "this test talks to the real OS keyring: run it inside `installer/test-session.sh` (make test does)"
+    );
+}

@@ -1,0 +1,1 @@
+//! Desktop end-to-end tests.

@@ -1,0 +1,1 @@
+//! Shared support for end-to-end tests.
