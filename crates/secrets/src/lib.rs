@@ -210,16 +210,12 @@ impl Keyring {
     }
 
     fn entry(&self, name: &SecretName) -> Result<Entry, Error> {
-        self.store
-            .build(SERVICE, &name.user(), None)
-            .map_err(|e| map_error(e, "open", name, self.backend))
+        self.store.build(SERVICE, &name.user(), None).map_err(|e| map_error(e, "open", name, self.backend))
     }
 
     /// Stores `secret` under `name`, replacing any earlier value.
     pub fn set(&self, name: &SecretName, secret: &Secret) -> Result<(), Error> {
-        self.entry(name)?
-            .set_secret(secret.expose_bytes())
-            .map_err(|e| map_error(e, "store", name, self.backend))
+        self.entry(name)?.set_secret(secret.expose_bytes()).map_err(|e| map_error(e, "store", name, self.backend))
     }
 
     /// Reads the secret stored under `name`; `Ok(None)` when there is none.
@@ -243,13 +239,10 @@ impl Keyring {
     pub fn health(&self) -> Health {
         let name = SecretName::new(SecretKind::Probe, "health-check");
         let probe = Secret::random(16);
-        let outcome = self
-            .set(&name, &probe)
-            .and_then(|()| self.get(&name))
-            .and_then(|back| {
-                self.delete(&name)?;
-                Ok(back)
-            });
+        let outcome = self.set(&name, &probe).and_then(|()| self.get(&name)).and_then(|back| {
+            self.delete(&name)?;
+            Ok(back)
+        });
         match outcome {
             Ok(Some(back)) if back.expose_bytes() == probe.expose_bytes() => Health {
                 backend: self.backend.to_string(),
@@ -326,16 +319,20 @@ fn map_error(e: keyring_core::Error, action: &'static str, name: &SecretName, ba
             let reason = inner.to_string();
             // zbus reports a missing bus or service as a platform failure.
             let lower = reason.to_ascii_lowercase();
-            if lower.contains("serviceunknown") || lower.contains("no such file") || lower.contains("connection refused") {
+            if lower.contains("serviceunknown")
+                || lower.contains("no such file")
+                || lower.contains("connection refused")
+            {
                 Error::Unavailable { backend, reason }
             } else {
                 Error::Platform { action, name: name.to_string(), reason }
             }
         }
         K::Ambiguous(entries) => Error::Ambiguous { name: name.to_string(), count: entries.len() },
-        K::TooLong(attr, limit) => {
-            Error::Invalid { name: name.to_string(), reason: format!("{attr} is longer than the keyring's limit of {limit}") }
-        }
+        K::TooLong(attr, limit) => Error::Invalid {
+            name: name.to_string(),
+            reason: format!("{attr} is longer than the keyring's limit of {limit}"),
+        },
         K::Invalid(attr, why) => Error::Invalid { name: name.to_string(), reason: format!("{attr}: {why}") },
         other => Error::Platform { action, name: name.to_string(), reason: other.to_string() },
     }

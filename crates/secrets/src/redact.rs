@@ -13,7 +13,9 @@ const MASK: &str = "[redacted]";
 /// headers, HTTP bearer tokens, OAuth form and JSON fields, and DTMF in SIP
 /// INFO bodies (agents key card numbers into calls).
 static PATTERNS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
-    let p = |re: &str, rep: &'static str| (Regex::new(re).unwrap_or_else(|e| panic!("bad redaction pattern {re}: {e}")), rep);
+    let p = |re: &str, rep: &'static str| {
+        (Regex::new(re).unwrap_or_else(|e| panic!("bad redaction pattern {re}: {e}")), rep)
+    };
     vec![
         // SIP: Authorization / Proxy-Authorization header values, whole.
         p(r"(?im)^((?:proxy-)?authorization[ \t]*:[ \t]*\S+)[^\r\n]*", "$1 [redacted]"),

@@ -24,9 +24,9 @@ fn no_reachable_keyring_fails_closed_with_a_clear_error() {
         assert!(matches!(err, Error::Unavailable { .. }), "expected Unavailable, got {err:?}");
         println!("CHILD-ERROR: {err}");
         // Fail closed: nothing may have been written as a fallback.
-        let leaked = walk(std::path::Path::new(&dir)).into_iter().any(|p| {
-            std::fs::read(&p).map(|b| b.windows(7).any(|w| w == b"hunter2")).unwrap_or(false)
-        });
+        let leaked = walk(std::path::Path::new(&dir))
+            .into_iter()
+            .any(|p| std::fs::read(&p).map(|b| b.windows(7).any(|w| w == b"hunter2")).unwrap_or(false));
         assert!(!leaked, "the secret must not be written to any file as a fallback");
         return;
     }
