@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Installs everything Warmline needs to build, run and test on Debian 12,
+# idempotently: only what is missing is installed. `make run`, `make test`
+# and `make package` call it first, so a fresh clone needs nothing else.
+#
+#   installer/setup.sh            system packages, tauri-driver, npm packages
+#   installer/setup.sh --check    list what is missing, install nothing
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Every system package, one group per purpose. Compare with the machine
+# image's own list before adding to it.
+APT_BUILD=(build-essential pkg-config cmake mold clang libssl-dev)
+APT_DESKTOP=(libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev)
+APT_AUDIO=(libasound2-dev)
+APT_TEST_SESSION=(dbus dbus-x11 gnome-keyring libsecret-tools xvfb dunst pulseaudio pulseaudio-utils libasound2-plugins)
+APT_DESKTOP_TESTS=(webkit2gtk-driver)
+APT_ALL=("${APT_BUILD[@]}" "${APT_DESKTOP[@]}" "${APT_AUDIO[@]}" "${APT_TEST_SESSION[@]}" "${APT_DESKTOP_TESTS[@]}")
+
+TAURI_DRIVER_VERSION=2.1.0
+
+missing_apt() {
+    local p
+    for p in "${APT_ALL[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
+    done
+}
+
+mapfile -t MISSING < <(missing_apt)
+if [[ "${1:-}" == "--check" ]]; then
+    printf 'missing apt package: %s\n' "${MISSING[@]}"
+    command -v tauri-driver >/dev/null || echo "missing: tauri-driver"
+    [[ -d ui/node_modules ]] || echo "missing: ui/node_modules"
+    exit 0
+fi
+
+t0=$SECONDS
+if ((${#MISSING[@]})); then
+    echo "setup: installing ${MISSING[*]}"
+    SUDO=""
+    [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${MISSING[@]}"
+fi
+
+# tauri-driver bridges WebDriver to WebKitWebDriver for the desktop tests.
+if ! command -v tauri-driver >/dev/null || [[ "$(tauri-driver --version 2>/dev/null)" != *"$TAURI_DRIVER_VERSION"* ]]; then
+    echo "setup: cargo install tauri-driver@$TAURI_DRIVER_VERSION"
+    cargo install --locked --quiet "tauri-driver@$TAURI_DRIVER_VERSION"
+fi
+
+# The UI's npm packages, exactly as locked.
+if [[ ! -d ui/node_modules ]] || [[ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]]; then
+    echo "setup: npm ci in ui/"
+    (cd ui && npm ci --no-audit --no-fund --loglevel=error)
+fi
+echo "setup: done in $((SECONDS - t0)) s"
