@@ -49,10 +49,25 @@ PIDS=()
 cleanup() {
     local status=$?
     pactl exit >/dev/null 2>&1 || true
+    # Anything COMMAND left running (a WebDriver, an app window) inherited
+    # WARMLINE_SESSION_DIR: end it, so nothing outlives the session.
+    local environ
+    for environ in /proc/[0-9]*/environ; do
+        local pid=${environ#/proc/}
+        pid=${pid%/environ}
+        [[ "$pid" == "$$" ]] && continue
+        if { tr '\0' '\n' < "$environ"; } 2>/dev/null | grep -qx "WARMLINE_SESSION_DIR=$SESSION_DIR"; then
+            kill "$pid" 2>/dev/null || true
+        fi
+    done
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     [[ -n "${KEYRING_PID:-}" ]] && kill "$KEYRING_PID" 2>/dev/null || true
     wait 2>/dev/null || true
-    rm -rf "$SESSION_DIR"
+    # The document portal (started on demand by GTK) mounts a FUSE file system here.
+    if mountpoint -q "$XDG_RUNTIME_DIR/doc" 2>/dev/null; then
+        fusermount -u -z "$XDG_RUNTIME_DIR/doc" 2>/dev/null || umount -l "$XDG_RUNTIME_DIR/doc" 2>/dev/null || true
+    fi
+    rm -rf "$SESSION_DIR" 2>/dev/null || true
     exit "$status"
 }
 trap cleanup EXIT INT TERM
@@ -106,15 +121,17 @@ done
 [[ -n "$DISPLAY_NUM" ]] || { log "Xvfb did not start:"; cat "$SESSION_DIR/xvfb.log" >&2; exit 1; }
 export DISPLAY=":$DISPLAY_NUM"
 unset WAYLAND_DISPLAY
+# Services D-Bus starts on demand (portals, a11y) must see the display too.
+dbus-update-activation-environment DISPLAY XDG_RUNTIME_DIR XDG_DATA_HOME XDG_CONFIG_HOME >/dev/null 2>&1 || true
 
 dunst -config /dev/null >"$SESSION_DIR/dunst.log" 2>&1 &
 PIDS+=($!)
 
 export WARMLINE_TEST_SESSION=1
 # WebKitGTK under Xvfb: no GPU, no compositing.
-export WEBKIT_DISABLE_COMPOSITING_MODE=1
 export LIBGL_ALWAYS_SOFTWARE=1
 export NO_AT_BRIDGE=1
+export GTK_USE_PORTAL=0
 
 set +e
 "$@"

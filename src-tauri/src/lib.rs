@@ -1,1 +1,105 @@
-//! shell
+//! The Warmline desktop shell: Tauri commands and events over the
+//! `warmline-agent` API, the window, and single-instance handling. No
+//! business logic lives here: each command is a few lines that call the
+//! agent and map its errors to `{code, message}`.
+//!
+//! Commands and events are declared once, in Rust; [`specta_builder`]
+//! generates the UI's TypeScript bindings (`ui/src/lib/bindings.ts`), and a
+//! test fails when the checked-in file drifts from what Rust declares.
+
+use tauri::Manager;
+
+pub mod commands;
+pub mod events;
+
+/// Where the generated TypeScript bindings live, relative to this crate.
+pub const BINDINGS_PATH: &str = "../ui/src/lib/bindings.ts";
+
+/// Every command and event the UI can use, for the invoke handler and the
+/// bindings generator alike.
+pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
+    tauri_specta::Builder::<tauri::Wry>::new()
+        .commands(tauri_specta::collect_commands![commands::about::app_info])
+        .events(tauri_specta::collect_events![events::AgentUpdate])
+        .error_handling(tauri_specta::ErrorHandlingMode::Result)
+}
+
+/// The TypeScript bindings as Rust declares them now.
+pub fn render_bindings() -> Result<String, String> {
+    let dir = std::env::temp_dir().join(format!("warmline-bindings-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let path = dir.join("bindings.ts");
+    specta_builder()
+        .export(
+            specta_typescript::Typescript::default()
+                .header("// Generated from the Rust commands and events by `make bindings`. Do not edit.\n"),
+            &path,
+        )
+        .map_err(|e| e.to_string())?;
+    let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(text)
+}
+
+/// Starts the desktop app and blocks until it quits.
+pub fn run() {
+    let builder = specta_builder();
+    let result = tauri::Builder::default()
+        // First: a second launch focuses the running window instead of
+        // registering a second SIP endpoint for the same agent.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            if let Some(window) = app.get_webview_window("main") {
+                let _ = window.unminimize();
+                let _ = window.show();
+                let _ = window.set_focus();
+            }
+        }))
+        .invoke_handler(builder.invoke_handler())
+        .setup(move |app| {
+            builder.mount_events(app);
+            Ok(())
+        })
+        .run(tauri::generate_context!());
+    if let Err(e) = result {
+        eprintln!("warmline: the desktop shell failed to start: {e}");
+        std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The UI is type-checked against bindings.ts; if a command's signature
+    /// changes in Rust and the file is not regenerated, the UI would compile
+    /// against a lie. Regenerate with `make bindings`.
+    #[test]
+    fn checked_in_bindings_match_the_rust_declarations() {
+        let fresh = render_bindings().expect("render bindings");
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(BINDINGS_PATH);
+        if std::env::var_os("WARMLINE_WRITE_BINDINGS").is_some() {
+            std::fs::write(&path, &fresh).expect("write bindings");
+            return;
+        }
+        let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            checked_in == fresh,
+            "{} is out of date with the Rust commands and events: run `make bindings` and commit the result",
+            path.display()
+        );
+    }
+
+    #[test]
+    fn every_command_has_a_permission() {
+        let listed: Vec<&str> = include!("commands/list.in").to_vec();
+        let bindings = render_bindings().expect("render bindings");
+        for name in &listed {
+            assert!(bindings.contains(&format!("\"{name}\"")), "{name} is listed in list.in but not a command");
+        }
+        let capability = include_str!("../capabilities/main-window.json");
+        for name in &listed {
+            let permission = format!("allow-{}", name.replace('_', "-"));
+            assert!(capability.contains(&permission), "the main window is not granted {permission}");
+        }
+    }
+}

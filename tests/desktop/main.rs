@@ -1,1 +1,4 @@
-//! Desktop end-to-end tests.
+//! The real `warmline` window, driven through WebDriver inside the test
+//! session. Screenshots land in `target/test-artifacts/desktop/`.
+
+mod about;

@@ -10,10 +10,12 @@
 //! bindings are generated from them and cannot drift.
 #![deny(missing_docs)]
 
+mod events;
 mod states;
 
 use serde::{Deserialize, Serialize};
 
+pub use events::{AgentEvent, CallId, NoteSync, TransferPhase};
 pub use states::{AgentState, CallState, RegistrationState};
 
 /// The version of this build, as the UI and `doctor` show it.

@@ -26,9 +26,10 @@ static PATTERNS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
             r"(?i)\b(access_token|refresh_token|id_token|client_secret|password|code_verifier|device_code|code)=[^&\s]+",
             "$1=[redacted]",
         ),
-        // The same fields in JSON.
+        // The same fields in JSON ("code" there is Graph's error code, which
+        // support needs; an authorization code never travels in JSON).
         p(
-            r#"(?i)"(access_token|refresh_token|id_token|client_secret|password|code_verifier|device_code|code)"\s*:\s*"(?:[^"\\]|\\.)*""#,
+            r#"(?i)"(access_token|refresh_token|id_token|client_secret|password|code_verifier|device_code|user_code)"\s*:\s*"(?:[^"\\]|\\.)*""#,
             r#""$1":"[redacted]""#,
         ),
         // application/dtmf-relay bodies in SIP INFO.
@@ -72,10 +73,10 @@ impl Redactor {
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let mut out = redact(text);
         for s in &self.known {
-            if let Some(value) = s.expose_str() {
-                if out.contains(value) {
-                    out = Cow::Owned(out.replace(value, MASK));
-                }
+            if let Some(value) = s.expose_str()
+                && out.contains(value)
+            {
+                out = Cow::Owned(out.replace(value, MASK));
             }
         }
         out

@@ -1,0 +1,57 @@
+# Warmline: `make run` starts the desktop app, `make test` runs everything CI runs.
+# Every target installs what it needs first (installer/setup.sh is idempotent).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+CARGO ?= cargo
+SESSION := installer/test-session.sh
+
+.PHONY: run test bench package lint setup ui bindings fmt
+
+setup:
+	installer/setup.sh
+
+ui: setup
+	cd ui && npm run build
+
+## run: build and launch the desktop app (the embedded lab is the back end).
+run: ui
+	$(CARGO) build -p warmline
+	./target/debug/warmline
+
+## test: formatting, lints, Rust tests, UI checks and the desktop end-to-end test.
+test:
+	@installer/stage.sh setup     installer/setup.sh
+	@installer/stage.sh ui-build  bash -c 'cd ui && npm run build'
+	@installer/stage.sh fmt       $(CARGO) fmt --all --check
+	@installer/stage.sh clippy    $(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	@installer/stage.sh ui-check  bash -c 'cd ui && npm run check'
+	@installer/stage.sh ui-test   bash -c 'cd ui && npm test'
+	@installer/stage.sh build     bash -c "$(CARGO) build -p warmline --locked && $(CARGO) nextest run --workspace --locked --no-run"
+	@installer/stage.sh rust-test $(SESSION) $(CARGO) nextest run --workspace --locked
+	@installer/stage.sh summary   true
+
+## lint: the static checks only.
+lint: setup ui
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	cd ui && npm run check
+
+## bindings: regenerate ui/src/lib/bindings.ts from the Rust commands.
+bindings: ui
+	WARMLINE_WRITE_BINDINGS=1 $(CARGO) test -p warmline --lib checked_in_bindings_match_the_rust_declarations
+
+## bench: benchmarks that print figures (never part of `make test`).
+bench: setup
+	@echo "== SIP parse + serialize: cargo bench -p warmline-sip --bench parse"
+	$(CARGO) bench -p warmline-sip --bench parse
+	@echo "== store save/search/open: cargo bench -p warmline-store --bench store"
+	$(SESSION) $(CARGO) bench -p warmline-store --bench store
+
+## package: the .deb (offline) through the Tauri bundler.
+package: ui
+	cd ui && npx tauri build --config ../installer/tauri.bundle.json --bundles deb
+	@ls -l target/release/bundle/deb/*.deb
+
+fmt:
+	$(CARGO) fmt --all

@@ -1,0 +1,132 @@
+//! Everything the agent session reports, as one typed stream. The desktop
+//! receives it as the Tauri event `agent-event`; `warmline-cli agent` prints
+//! it as JSON lines (`{"event": "call", ...}`). The JSON shape is a public,
+//! versioned interface: fields are added, never renamed.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ErrorPayload;
+use crate::states::{AgentState, CallState, RegistrationState};
+
+/// Identifies one call for as long as the session lives.
+pub type CallId = String;
+
+/// The phase of a transfer, as the agent sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferPhase {
+    /// Dialling the expert; the customer is on hold.
+    DiallingExpert,
+    /// Talking to the expert; the customer is on hold.
+    Consulting,
+    /// The customer is now connected to the expert.
+    Completed,
+    /// Back with the customer (declined, busy, no answer, or cancelled).
+    Returned,
+    /// The transfer failed; both calls are still up.
+    Failed,
+}
+
+/// Where a note stands on its way to the CRM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum NoteSync {
+    /// Durable on this machine, not sent yet.
+    SavedLocally,
+    /// Being sent.
+    Syncing,
+    /// The CRM has it.
+    Synced,
+    /// The CRM cannot be reached; it will be sent later.
+    Offline,
+    /// Changed on the server meanwhile; both versions are kept.
+    Conflict,
+    /// The CRM refused it; the reason says why.
+    Failed,
+}
+
+/// One thing that happened in the agent session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum AgentEvent {
+    /// The SIP registration changed.
+    Registration {
+        /// The new state.
+        registration: RegistrationState,
+    },
+    /// The agent's own state changed.
+    State {
+        /// The new state.
+        agent: AgentState,
+    },
+    /// A call is ringing here.
+    Incoming {
+        /// The call.
+        call: CallId,
+        /// The caller, normalised (E.164 where possible).
+        from: String,
+        /// The caller's display name, as text.
+        display_name: Option<String>,
+        /// The contact-center queue the call came through.
+        queue: Option<String>,
+        /// The case id the contact center attached.
+        case: Option<String>,
+    },
+    /// A call's state changed.
+    Call {
+        /// The call.
+        call: CallId,
+        /// The new state.
+        state: CallState,
+    },
+    /// A transfer moved on.
+    Transfer {
+        /// The customer's call.
+        call: CallId,
+        /// Where it stands.
+        phase: TransferPhase,
+        /// Why (for returned and failed).
+        reason: Option<String>,
+    },
+    /// Call quality, once a second while media flows.
+    Quality {
+        /// The call.
+        call: CallId,
+        /// Estimated MOS (1 to 4.5).
+        mos: f32,
+        /// Inter-arrival jitter, ms.
+        jitter_ms: f32,
+        /// Packet loss, percent.
+        loss_pct: f32,
+    },
+    /// A note was saved or its sync state changed.
+    NoteSaved {
+        /// The note's id.
+        note: String,
+        /// Where it stands.
+        sync: NoteSync,
+        /// Why, when it failed.
+        reason: Option<String>,
+    },
+    /// Something went wrong that the agent should know about.
+    Error(ErrorPayload),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_serialise_as_the_cli_protocol_documents() {
+        let e = AgentEvent::Call { call: "c1".into(), state: CallState::Ended { reason: "remote hangup".into() } };
+        assert_eq!(
+            serde_json::to_string(&e).expect("json"),
+            r#"{"event":"call","call":"c1","state":{"state":"ended","reason":"remote hangup"}}"#
+        );
+        let e = AgentEvent::State { agent: AgentState::Away { reason: "lunch".into() } };
+        assert_eq!(
+            serde_json::to_string(&e).expect("json"),
+            r#"{"event":"state","agent":{"state":"away","reason":"lunch"}}"#
+        );
+    }
+}

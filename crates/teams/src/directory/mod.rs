@@ -1,0 +1,118 @@
+//! The expert directory: Graph people search, the agent's own favourites
+//! and skill tags, and the SIP target for a consult call.
+
+mod dial;
+mod shortlist;
+
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+pub use dial::{normalize_e164, resolve_dial_target};
+pub use shortlist::{JsonShortlistStore, MemoryShortlistStore, Shortlist, ShortlistStore};
+
+use crate::Error;
+use crate::graph::{Graph, Permission, json};
+
+/// The fields Warmline shows or dials; `$select` asks for these and no more.
+pub const SELECT: &str = "id,displayName,userPrincipalName,mail,jobTitle,department,businessPhones";
+
+/// A person who can take a consult call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Expert {
+    /// The Entra object id. Graph always returns it when `$select` names it;
+    /// the docs' own search example omits it, so it is optional here.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// The display name.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// The sign-in name.
+    #[serde(default)]
+    pub user_principal_name: Option<String>,
+    /// The mail address.
+    #[serde(default)]
+    pub mail: Option<String>,
+    /// The job title.
+    #[serde(default)]
+    pub job_title: Option<String>,
+    /// The department.
+    #[serde(default)]
+    pub department: Option<String>,
+    /// Office numbers, as entered in Entra (not necessarily E.164).
+    #[serde(default)]
+    pub business_phones: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct UserList {
+    #[serde(default)]
+    value: Vec<Expert>,
+}
+
+/// Searches the tenant's people.
+#[derive(Debug, Clone)]
+pub struct Directory {
+    graph: Graph,
+    top: u32,
+}
+
+impl Directory {
+    /// A directory over `graph`, returning up to 25 people per search.
+    pub fn new(graph: Graph) -> Self {
+        Directory { graph, top: 25 }
+    }
+
+    /// People whose display name or mail matches `text` (word prefix, as
+    /// Graph's `$search` does). `ConsistencyLevel: eventual` is required by
+    /// Graph for `$search` on users; without it Graph answers 400.
+    pub async fn search(&self, now: Instant, text: &str) -> Result<Vec<Expert>, Error> {
+        let Some(term) = search_term(text) else { return Ok(Vec::new()) };
+        let search = format!("\"displayName:{term}\" OR \"mail:{term}\"");
+        let top = self.top.to_string();
+        let url = self.graph.url(&["users"]);
+        let reply = self
+            .graph
+            .call(now, Permission::UserReadBasicAll, |c| {
+                c.get(url.clone())
+                    .query(&[("$search", search.as_str()), ("$select", SELECT), ("$top", top.as_str())])
+                    .header("ConsistencyLevel", "eventual")
+            })
+            .await?;
+        Ok(json::<UserList>(&reply, "/users search")?.value)
+    }
+}
+
+/// The search text without the characters that would break out of the
+/// quoted `$search` clause. `None` when nothing searchable is left.
+fn search_term(text: &str) -> Option<String> {
+    let term: String = text.chars().filter(|c| !matches!(c, '"' | '\\')).collect::<String>().trim().to_string();
+    (!term.is_empty()).then_some(term)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documented_search_responses_parse_despite_their_quirks() {
+        let body = include_str!("../../tests/fixtures/users-search.response.json");
+        let list: UserList = serde_json::from_str(body).expect("parses");
+        assert_eq!(list.value.len(), 1, "@odata.count says 7 but the docs list one");
+        assert_eq!(list.value[0].display_name.as_deref(), Some("Oscar Ward"));
+        assert_eq!(list.value[0].id, None, "the docs' example has no id");
+        let body = include_str!("../../tests/fixtures/users-search-or.response.json");
+        let list: UserList = serde_json::from_str(body).expect("parses");
+        assert_eq!(list.value[1].mail.as_deref(), Some("'contosoadmin1@fabrikam.com"), "odd values are kept verbatim");
+        let body = include_str!("../../tests/fixtures/users-list.response.json");
+        let list: UserList = serde_json::from_str(body).expect("parses");
+        assert_eq!(list.value[1].business_phones, vec!["425-555-0100"]);
+    }
+
+    #[test]
+    fn search_text_cannot_escape_its_quotes() {
+        assert_eq!(search_term(r#"wa" OR "displayName:a"#).as_deref(), Some("wa OR displayName:a"));
+        assert_eq!(search_term("  \" "), None);
+    }
+}

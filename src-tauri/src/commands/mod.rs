@@ -1,0 +1,4 @@
+//! Tauri commands, one module per feature. Each is a thin wrapper over
+//! `warmline-agent`.
+
+pub mod about;

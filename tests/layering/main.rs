@@ -1,0 +1,58 @@
+//! The crate layering the architecture promises, checked on the real
+//! dependency graph.
+
+use std::process::Command;
+
+const CORE: &[&str] = &[
+    "warmline-sip",
+    "warmline-media",
+    "warmline-teams",
+    "warmline-store",
+    "warmline-secrets",
+    "warmline-agent",
+    "warmline-lab",
+    "warmline-cli",
+];
+
+fn dependency_names(package: &str) -> Vec<String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .current_dir(warmline_e2e::workspace_root())
+        .args(["tree", "--locked", "-p", package, "-e", "normal,build", "--prefix", "none", "--format", "{p}"])
+        .output()
+        .expect("run cargo tree");
+    assert!(out.status.success(), "cargo tree -p {package}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn core_crates_build_without_the_desktop_stack() {
+    for package in CORE {
+        let deps = dependency_names(package);
+        assert!(deps.len() > 1, "cargo tree listed nothing for {package}");
+        let desktop: Vec<&String> = deps
+            .iter()
+            .filter(|d| d.starts_with("tauri") || d.starts_with("wry") || d.starts_with("webkit2gtk"))
+            .collect();
+        assert!(desktop.is_empty(), "{package} must not depend on the desktop stack, but pulls in {desktop:?}");
+    }
+}
+
+#[test]
+fn only_the_secrets_crate_touches_the_keyring() {
+    for package in CORE.iter().filter(|p| **p != "warmline-secrets") {
+        let direct = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .current_dir(warmline_e2e::workspace_root())
+            .args(["tree", "--locked", "-p", package, "-e", "normal", "--depth", "1", "--prefix", "none"])
+            .output()
+            .expect("run cargo tree");
+        let text = String::from_utf8_lossy(&direct.stdout);
+        assert!(
+            !text.lines().any(|l| l.starts_with("keyring") || l.contains("secret-service")),
+            "{package} depends on a keyring crate directly; go through warmline-secrets:\n{text}"
+        );
+    }
+}

@@ -1,0 +1,198 @@
+//! A small W3C WebDriver client: just the calls the desktop tests use.
+//! Waiting for elements is done by the driver (implicit wait), not by
+//! sleeping here.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt as _;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+/// The W3C key under which an element reference is returned.
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// An error from the driver or the transport, with the driver's message.
+#[derive(Debug)]
+pub struct Error(pub String);
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Error {}
+
+type Result<T> = std::result::Result<T, Error>;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(4444)
+}
+
+/// A running `tauri-driver`, killed on drop.
+#[derive(Debug)]
+pub struct TauriDriver {
+    child: Child,
+    port: u16,
+}
+
+impl TauriDriver {
+    /// Starts `tauri-driver` on a free loopback port (with WebKitWebDriver
+    /// on another) and waits until it accepts connections.
+    pub fn start(log: &Path) -> Result<Self> {
+        let port = free_port();
+        let native = free_port();
+        let log = std::fs::File::create(log).map_err(|e| Error(format!("driver log: {e}")))?;
+        let log2 = log.try_clone().map_err(|e| Error(format!("driver log: {e}")))?;
+        let child = Command::new("tauri-driver")
+            // Its own process group, so WebKitWebDriver and the app go with it.
+            .process_group(0)
+            .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
+            .stdout(Stdio::from(log))
+            .stderr(Stdio::from(log2))
+            .spawn()
+            .map_err(|e| Error(format!("cannot start tauri-driver (installer/setup.sh installs it): {e}")))?;
+        let driver = TauriDriver { child, port };
+        // Readiness of other processes: tauri-driver accepts connections
+        // before WebKitWebDriver behind it listens, so wait for both ports.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        for p in [port, native] {
+            let addr = SocketAddr::from(([127, 0, 0, 1], p));
+            while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+                if Instant::now() > deadline {
+                    return Err(Error(format!(
+                        "tauri-driver (port {port}, native {native}) did not start within 20 s"
+                    )));
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        Ok(driver)
+    }
+
+    /// Opens a session that launches `application`.
+    pub fn session(&self, application: &Path, args: &[&str]) -> Result<Session> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(90)))
+            .build()
+            .into();
+        let base = format!("http://127.0.0.1:{}", self.port);
+        let caps = json!({
+            "capabilities": {"alwaysMatch": {"tauri:options": {
+                "application": application.to_string_lossy(),
+                "args": args,
+            }}}
+        });
+        let v = call(&agent, "POST", &format!("{base}/session"), Some(caps))?;
+        let id = v["sessionId"].as_str().ok_or_else(|| Error(format!("no session id in {v}")))?.to_string();
+        let session = Session { agent, url: format!("{base}/session/{id}") };
+        session.set_implicit_wait(Duration::from_secs(15))?;
+        Ok(session)
+    }
+}
+
+impl Drop for TauriDriver {
+    fn drop(&mut self) {
+        // tauri-driver does not stop the WebKitWebDriver it started: end the group.
+        let _ = Command::new("kill").args(["-TERM", &format!("-{}", self.child.id())]).status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn call(agent: &ureq::Agent, method: &str, url: &str, body: Option<Value>) -> Result<Value> {
+    let response = match (method, body) {
+        ("GET", _) => agent.get(url).call(),
+        ("DELETE", _) => agent.delete(url).call(),
+        (_, Some(b)) => agent.post(url).send_json(b),
+        (_, None) => agent.post(url).send_json(json!({})),
+    };
+    let mut response = response.map_err(|e| Error(format!("{method} {url}: {e}")))?;
+    let status = response.status();
+    let v: Value = response.body_mut().read_json().map_err(|e| Error(format!("{method} {url}: bad JSON: {e}")))?;
+    if !status.is_success() {
+        return Err(Error(format!("{method} {url}: {status}: {}", v["value"])));
+    }
+    Ok(v["value"].clone())
+}
+
+/// A WebDriver session: one running app window.
+#[derive(Debug)]
+pub struct Session {
+    agent: ureq::Agent,
+    url: String,
+}
+
+/// A reference to an element in the page.
+#[derive(Debug, Clone)]
+pub struct Element(String);
+
+impl Session {
+    fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value> {
+        call(&self.agent, method, &format!("{}{path}", self.url), body)
+    }
+
+    /// How long element look-ups wait for the element to appear.
+    pub fn set_implicit_wait(&self, wait: Duration) -> Result<()> {
+        self.cmd("POST", "/timeouts", Some(json!({"implicit": wait.as_millis() as u64}))).map(drop)
+    }
+
+    /// Finds one element by CSS selector (waiting up to the implicit wait).
+    pub fn find(&self, css: &str) -> Result<Element> {
+        let v = self.cmd("POST", "/element", Some(json!({"using": "css selector", "value": css})))?;
+        v[ELEMENT_KEY]
+            .as_str()
+            .map(|s| Element(s.to_string()))
+            .ok_or_else(|| Error(format!("{css}: no element in {v}")))
+    }
+
+    /// Finds an element by its `data-testid`.
+    pub fn by_test_id(&self, id: &str) -> Result<Element> {
+        self.find(&format!("[data-testid=\"{id}\"]"))
+    }
+
+    /// Clicks an element.
+    pub fn click(&self, el: &Element) -> Result<()> {
+        self.cmd("POST", &format!("/element/{}/click", el.0), None).map(drop)
+    }
+
+    /// The rendered text of an element.
+    pub fn text(&self, el: &Element) -> Result<String> {
+        Ok(self.cmd("GET", &format!("/element/{}/text", el.0), None)?.as_str().unwrap_or_default().to_string())
+    }
+
+    /// The window's title.
+    pub fn title(&self) -> Result<String> {
+        Ok(self.cmd("GET", "/title", None)?.as_str().unwrap_or_default().to_string())
+    }
+
+    /// Runs a script in the page and returns its result.
+    pub fn execute(&self, script: &str) -> Result<Value> {
+        self.cmd("POST", "/execute/sync", Some(json!({"script": script, "args": []})))
+    }
+
+    /// Waits until the page has painted twice more, so a screenshot shows
+    /// the DOM as the last assertion saw it.
+    pub fn wait_for_paint(&self) -> Result<()> {
+        let script = "const done = arguments[arguments.length - 1]; \
+                      requestAnimationFrame(() => requestAnimationFrame(() => done(true)));";
+        self.cmd("POST", "/execute/async", Some(json!({"script": script, "args": []}))).map(drop)
+    }
+
+    /// A PNG screenshot of the window, after the next paint.
+    pub fn screenshot(&self) -> Result<Vec<u8>> {
+        self.wait_for_paint()?;
+        let v = self.cmd("GET", "/screenshot", None)?;
+        let b64 = v.as_str().ok_or_else(|| Error("screenshot was not a string".into()))?;
+        base64::engine::general_purpose::STANDARD.decode(b64).map_err(|e| Error(format!("screenshot base64: {e}")))
+    }
+
+    /// Ends the session (the driver closes the app).
+    pub fn close(self) -> Result<()> {
+        self.cmd("DELETE", "", None).map(drop)
+    }
+}

@@ -1,0 +1,9 @@
+import { mount } from "svelte";
+import "./app.css";
+import App from "./App.svelte";
+import { i18n, setLanguage } from "./lib/i18n/index.svelte";
+
+setLanguage(i18n.lang);
+const target = document.getElementById("app");
+if (!target) throw new Error("index.html has no #app element");
+export default mount(App, { target });
