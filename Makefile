@@ -4,6 +4,8 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 CARGO ?= cargo
+# The Tauri bundler CLI, fetched by npx for `make package` only.
+TAURI_CLI_VERSION := 2.12.5
 SESSION := installer/test-session.sh
 
 .PHONY: run test bench package lint setup ui bindings fmt
@@ -50,7 +52,7 @@ bench: setup
 
 ## package: the .deb (offline) through the Tauri bundler.
 package: ui
-	cd ui && npx tauri build --config ../installer/tauri.bundle.json --bundles deb
+	cd ui && npx --yes @tauri-apps/cli@$(TAURI_CLI_VERSION) build --config ../installer/tauri.bundle.json --bundles deb
 	@ls -l target/release/bundle/deb/*.deb
 
 fmt:
