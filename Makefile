@@ -8,7 +8,7 @@ CARGO ?= cargo
 TAURI_CLI_VERSION := 2.12.5
 SESSION := installer/test-session.sh
 
-.PHONY: run test bench package lint setup ui bindings fmt
+.PHONY: run test bench package lint setup ui bindings fmt fuzz
 
 setup:
 	installer/setup.sh
@@ -49,10 +49,22 @@ bench: setup
 	$(CARGO) bench -p warmline-sip --bench parse
 	@echo "== store save/search/open: cargo bench -p warmline-store --bench store"
 	$(SESSION) $(CARGO) bench -p warmline-store --bench store
+	@echo "== media CPU per endpoint, setup, latency: cargo bench -p warmline-media --bench media"
+	$(SESSION) $(CARGO) bench -p warmline-media --bench media
+
+## fuzz: the SIP parser under libFuzzer for FUZZ_SECONDS (default 600); the
+## corpus it grows stays in crates/sip/fuzz/corpus-work, the checked-in seeds
+## in corpus/parse are replayed by `make test`.
+FUZZ_SECONDS ?= 600
+fuzz: setup
+	command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz@0.13.2
+	mkdir -p crates/sip/fuzz/corpus-work
+	cd crates/sip/fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O parse corpus-work corpus/parse -- \
+		-dict=sip.dict -max_len=4096 -max_total_time=$(FUZZ_SECONDS)
 
 ## package: the .deb (offline) through the Tauri bundler.
 package: ui
-	cd ui && npx --yes @tauri-apps/cli@$(TAURI_CLI_VERSION) build --config ../installer/tauri.bundle.json --bundles deb
+	npx --yes @tauri-apps/cli@$(TAURI_CLI_VERSION) build --config installer/tauri.bundle.json --bundles deb
 	@ls -l target/release/bundle/deb/*.deb
 
 fmt:

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 mod doctor;
+mod sip_lint;
 
 /// Warmline from the command line.
 #[derive(Debug, Parser)]
@@ -101,7 +102,7 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_NOT_AVAILABLE)
             }
         },
-        Command::Sip(SipCommand::Lint { .. }) => not_available("`sip lint`"),
+        Command::Sip(SipCommand::Lint { files }) => sip_lint::run(&files),
         Command::Doctor(args) => doctor::run(args.config.as_deref(), args.json),
     }
 }

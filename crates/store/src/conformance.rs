@@ -20,8 +20,9 @@
 
 use std::fmt;
 
+use crate::clock::Timestamp;
 use crate::customers::CustomerKey;
-use crate::sync::{Connector, ConnectorError, NoteWrite, RemoteNote};
+use crate::sync::{Connector, ConnectorError, NoteWrite, RemoteNote, ServerNote};
 
 /// What the CRM under test is known to hold.
 #[derive(Debug, Clone)]
@@ -152,6 +153,24 @@ pub async fn run<C: Connector>(connector: &C, fixture: &Fixture, unauthorised: O
             other => Err(format!("expected Conflict with version {}, got {other:?}", updated.version)),
         }
     });
+    check(
+        "list returns the note with its client id, revision, version and text",
+        match find_listed(connector, &updated.server_id).await {
+            Ok(Some(n))
+                if n.remote == updated
+                    && n.client_uid.as_deref() == Some(second.client_uid.as_str())
+                    && n.revision == second.revision =>
+            {
+                Ok(())
+            }
+            Ok(Some(n)) => Err(format!(
+                "expected {updated:?} from client {} revision {}, got {n:?}",
+                second.client_uid, second.revision
+            )),
+            Ok(None) => Err(format!("note {} is not in the listing", updated.server_id)),
+            Err(e) => Err(e),
+        },
+    );
     check("update of a note that does not exist is refused, not retried", {
         match connector.update_note("conformance-no-such-note", "1", &write(4, "x")).await {
             Err(e) if !e.is_transient() && !matches!(e, ConnectorError::Conflict(_)) => Ok(()),
@@ -179,6 +198,26 @@ async fn lookup_known<C: Connector>(connector: &C, fixture: &Fixture) -> Result<
         },
         other => Err(format!("expected a customer, got {other:?}")),
     }
+}
+
+/// Pages through the notes changed in the last day (generous, for clock
+/// skew between this machine and the CRM) looking for `server_id`.
+async fn find_listed<C: Connector>(connector: &C, server_id: &str) -> Result<Option<ServerNote>, String> {
+    const DAY_MS: i64 = 86_400_000;
+    let since = Timestamp::from_millis(Timestamp::now().millis().saturating_sub(DAY_MS));
+    let mut cursor: Option<String> = None;
+    for _ in 0..10_000 {
+        let page = connector.list_notes(Some(since), cursor.as_deref()).await.map_err(|e| e.to_string())?;
+        if let Some(found) = page.notes.into_iter().find(|n| n.remote.server_id == server_id) {
+            return Ok(Some(found));
+        }
+        match page.next {
+            Some(next) if cursor.as_deref() != Some(next.as_str()) => cursor = Some(next),
+            Some(next) => return Err(format!("the same cursor {next:?} was returned twice")),
+            None => return Ok(None),
+        }
+    }
+    Err("more than 10,000 pages of notes".into())
 }
 
 fn same_note(first: &RemoteNote, again: Result<RemoteNote, ConnectorError>) -> Result<(), String> {

@@ -67,6 +67,9 @@
 //!   is moved aside (never deleted), a fresh one started, readable rows copied
 //!   over (revisions whose outbox entry was lost are queued again under the
 //!   same idempotency key), and the caller gets a [`RecoveryReport`] to show.
+//!   Then [`sync::restore_from_server`] fetches back from the CRM
+//!   ([`sync::Connector::list_notes`]) every note the salvage could not
+//!   read, marked synced, never replacing a newer local revision.
 //! * **Sans-IO sync.** The [`Outbox`] is a scheduler over a table: it never
 //!   reads the clock or opens a socket. Retries use exponential backoff with
 //!   seeded jitter computed from the `now` it is given, so an hour-long outage
@@ -107,7 +110,7 @@ pub use error::{Error, Result};
 pub use notes::{NewNote, Note, NoteId, NoteRevision, SEARCH_WINDOW, SearchHit, SearchTarget};
 pub use outbox::{NoteConflict, Outbox, RetryPolicy, SyncPoll, SyncState};
 pub use phone::{E164, PhoneNormaliser};
-pub use recovery::RecoveryReport;
+pub use recovery::{RecoveryReport, ServerRestore};
 pub use sync::rest;
 
 #[cfg(test)]

@@ -3,12 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::Connection;
 use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::clock::Timestamp;
-use crate::db::sidecar;
+use crate::db::{Store, sidecar};
 use crate::error::{Error, Result};
+use crate::sync::ServerNote;
 
 /// Tables copied from a damaged file, parents before children.
 const SALVAGED_TABLES: [&str; 9] = [
@@ -35,6 +36,32 @@ pub struct RecoveryReport {
     pub salvaged: Vec<(String, u64)>,
     /// Tables where a read failed part way, so some rows may be missing.
     pub damaged_tables: Vec<String>,
+    /// What was fetched back from the CRM, once
+    /// [`crate::sync::restore_from_server`] has run and its result been set here.
+    pub from_server: Option<ServerRestore>,
+}
+
+/// What [`crate::sync::restore_from_server`] did with the CRM's notes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServerRestore {
+    /// Notes the CRM had and the local database lacked, restored as synced.
+    pub restored: u64,
+    /// Of those, notes whose newer local revision (salvaged from the outbox)
+    /// was kept over the CRM's text; it will be sent as usual.
+    pub kept_local_revision: u64,
+    /// Notes that were still in the local database, left as they were.
+    pub already_local: u64,
+    /// Notes made in the CRM itself (no Warmline client id), not copied.
+    pub not_from_warmline: u64,
+}
+
+impl ServerRestore {
+    pub(crate) fn add(&mut self, other: ServerRestore) {
+        self.restored += other.restored;
+        self.kept_local_revision += other.kept_local_revision;
+        self.already_local += other.already_local;
+        self.not_from_warmline += other.not_from_warmline;
+    }
 }
 
 impl RecoveryReport {
@@ -43,10 +70,25 @@ impl RecoveryReport {
         self.salvaged.iter().filter(|(t, _)| t == "notes").map(|(_, n)| n).sum()
     }
 
+    /// Adds what [`crate::sync::restore_from_server`] did (it may run more
+    /// than once, e.g. after the CRM was unreachable).
+    pub fn record_server_restore(&mut self, counts: ServerRestore) {
+        self.from_server.get_or_insert_with(ServerRestore::default).add(counts);
+    }
+
     /// A sentence for the user.
     pub fn message(&self) -> String {
         let notes = self.salvaged_notes();
-        let lost = if self.damaged_tables.is_empty() {
+        let lost = if let Some(server) = &self.from_server {
+            let mut text = format!("{} more notes were restored from the CRM.", server.restored);
+            if !self.damaged_tables.is_empty() {
+                text.push_str(&format!(
+                    " Changes that had not reached the CRM may be missing from {}.",
+                    self.damaged_tables.join(", ")
+                ));
+            }
+            text
+        } else if self.damaged_tables.is_empty() {
             String::from("Everything readable was recovered.")
         } else {
             format!(
@@ -91,8 +133,13 @@ pub(crate) fn salvage(
     reason: String,
     open_damaged: &dyn Fn() -> rusqlite::Result<Connection>,
 ) -> Result<RecoveryReport> {
-    let mut report =
-        RecoveryReport { moved_to: aside.to_path_buf(), reason, salvaged: Vec::new(), damaged_tables: Vec::new() };
+    let mut report = RecoveryReport {
+        moved_to: aside.to_path_buf(),
+        reason,
+        salvaged: Vec::new(),
+        damaged_tables: Vec::new(),
+        from_server: None,
+    };
     // Rows whose parent was lost are still worth keeping.
     conn.execute_batch("PRAGMA foreign_keys = OFF")?;
     for table in SALVAGED_TABLES {
@@ -116,6 +163,106 @@ pub(crate) fn salvage(
     )?;
     conn.execute_batch("PRAGMA foreign_keys = ON")?;
     Ok(report)
+}
+
+impl Store {
+    /// Restores notes the CRM holds that this database lacks (one page of
+    /// [`crate::sync::Connector::list_notes`]), in one transaction. A
+    /// restored note is marked synced at the CRM's version; a note still
+    /// here is never touched, so no local revision is overwritten. When the
+    /// note's row was lost but outbox entries of it were salvaged, the note
+    /// gets its old local id back, and a revision newer than the CRM's
+    /// stays the current text and is sent as usual.
+    pub fn restore_server_notes(&self, notes: &[ServerNote], now: Timestamp) -> Result<ServerRestore> {
+        let mut counts = ServerRestore::default();
+        self.write(|tx| {
+            for note in notes {
+                counts.add(restore_one(tx, note, now)?);
+            }
+            Ok(())
+        })?;
+        Ok(counts)
+    }
+}
+
+fn restore_one(tx: &Connection, note: &ServerNote, now: Timestamp) -> Result<ServerRestore> {
+    let Some(uid) = note.client_uid.as_deref() else {
+        return Ok(ServerRestore { not_from_warmline: 1, ..ServerRestore::default() });
+    };
+    let present: bool = tx.query_row("SELECT count(*) > 0 FROM notes WHERE uid = ?1", [uid], |r| r.get(0))?;
+    if present {
+        return Ok(ServerRestore { already_local: 1, ..ServerRestore::default() });
+    }
+    // Outbox entries whose note row was lost carry its uid in their key.
+    let orphan: Option<i64> = tx
+        .query_row(
+            "SELECT note_id FROM outbox WHERE substr(idempotency_key, 1, length(?1) + 2) = ?1 || '/r'
+               AND NOT EXISTS (SELECT 1 FROM notes n WHERE n.id = outbox.note_id)
+             ORDER BY revision DESC LIMIT 1",
+            [uid],
+            |r| r.get(0),
+        )
+        .optional()?;
+    // A fresh id must not adopt rows salvaged for another lost note.
+    let id = match orphan {
+        Some(id) => id,
+        None => tx.query_row(
+            "SELECT 1 + max(coalesce((SELECT max(id) FROM notes), 0), coalesce((SELECT max(note_id) FROM outbox), 0),
+                            coalesce((SELECT max(note_id) FROM note_revisions), 0),
+                            coalesce((SELECT max(note_id) FROM note_conflicts), 0))",
+            [],
+            |r| r.get(0),
+        )?,
+    };
+    let server_revision = note.revision.max(1);
+    let newer: Option<(i64, String, Timestamp)> = tx
+        .query_row(
+            "SELECT revision, body, created_at FROM outbox
+             WHERE note_id = ?1 AND revision > ?2 AND state NOT IN ('done', 'superseded')
+             ORDER BY revision DESC LIMIT 1",
+            params![id, server_revision],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let (revision, body, updated_at) = match &newer {
+        Some((revision, body, at)) => (*revision, body.as_str(), *at),
+        None => (server_revision, note.remote.body.as_str(), now),
+    };
+    tx.execute(
+        "INSERT INTO notes (id, uid, call_uid, customer_ref, body, is_draft, revision, created_at, updated_at,
+                            server_id, server_version, synced_revision)
+         VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            id,
+            uid,
+            note.call_uid,
+            note.customer_ref,
+            body,
+            revision,
+            now,
+            updated_at,
+            note.remote.server_id,
+            note.remote.version,
+            server_revision
+        ],
+    )?;
+    tx.execute(
+        "INSERT OR IGNORE INTO note_revisions (note_id, revision, body, saved_at) VALUES (?1, ?2, ?3, ?4)",
+        params![id, server_revision, note.remote.body, now],
+    )?;
+    if let Some((revision, body, at)) = &newer {
+        tx.execute(
+            "INSERT OR IGNORE INTO note_revisions (note_id, revision, body, saved_at) VALUES (?1, ?2, ?3, ?4)",
+            params![id, revision, body, at],
+        )?;
+    }
+    // What the CRM already has need not be sent again.
+    tx.execute(
+        "UPDATE outbox SET state = 'done', done_at = ?3, last_error = NULL
+         WHERE note_id = ?1 AND revision <= ?2 AND state NOT IN ('done', 'superseded')",
+        params![id, server_revision, now],
+    )?;
+    Ok(ServerRestore { restored: 1, kept_local_revision: u64::from(newer.is_some()), ..ServerRestore::default() })
 }
 
 /// Copies readable rows of one table; returns the count and whether every

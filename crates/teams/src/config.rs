@@ -37,6 +37,8 @@ pub struct TeamsConfig {
     pub presence: PresenceBudget,
     /// How experts become dial targets.
     pub dial: DialConfig,
+    /// How many people a search returns.
+    pub directory: DirectoryConfig,
     /// Proxy and trust settings for every HTTPS request.
     pub http: HttpConfig,
 }
@@ -58,6 +60,7 @@ impl Default for TeamsConfig {
             refresh_ahead_secs: 300,
             presence: PresenceBudget::default(),
             dial: DialConfig::default(),
+            directory: DirectoryConfig::default(),
             http: HttpConfig::default(),
         }
     }
@@ -85,6 +88,7 @@ impl TeamsConfig {
         if self.tenant.trim().is_empty() || self.tenant.contains('/') {
             return Err(Error::Config(format!("tenant {:?} is not a tenant id, domain or alias", self.tenant)));
         }
+        self.directory.validate()?;
         self.presence.validate()
     }
 
@@ -253,6 +257,43 @@ impl PresenceBudget {
     }
 }
 
+/// How many people an expert search returns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DirectoryConfig {
+    /// People asked for per request (`$top`; Graph allows up to 999).
+    pub page_size: u32,
+    /// People returned per search at most. Graph pages its answer with
+    /// `@odata.nextLink`; pages are followed until this many are found.
+    pub max_results: usize,
+}
+
+/// Graph's largest `$top` for `/users`.
+pub const MAX_PAGE_SIZE: u32 = 999;
+
+/// The most people one search may return, so a broad term cannot page
+/// through a whole tenant.
+pub const MAX_SEARCH_RESULTS: usize = 1000;
+
+impl Default for DirectoryConfig {
+    fn default() -> Self {
+        DirectoryConfig { page_size: 25, max_results: 100 }
+    }
+}
+
+impl DirectoryConfig {
+    /// Rejects a page size Graph refuses or a limit of nothing.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.page_size == 0 || self.page_size > MAX_PAGE_SIZE {
+            return Err(Error::Config(format!("directory.page_size must be 1..={MAX_PAGE_SIZE} (Graph's limit)")));
+        }
+        if self.max_results == 0 || self.max_results > MAX_SEARCH_RESULTS {
+            return Err(Error::Config(format!("directory.max_results must be 1..={MAX_SEARCH_RESULTS}")));
+        }
+        Ok(())
+    }
+}
+
 /// How an expert becomes a SIP target for the consult call.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -343,6 +384,22 @@ mod tests {
         let back: TeamsConfig = serde_json::from_str(&serde_json::to_string(&c).expect("ser")).expect("de");
         assert_eq!(back, c);
         assert!(serde_json::from_str::<TeamsConfig>(r#"{"graph_url":"x"}"#).is_err(), "typos are rejected");
+    }
+
+    #[test]
+    fn directory_limits_stay_within_graphs() {
+        let d = DirectoryConfig::default();
+        assert_eq!((d.page_size, d.max_results), (25, 100));
+        d.validate().expect("default directory limits are valid");
+        assert!(DirectoryConfig { page_size: 1000, ..d.clone() }.validate().is_err());
+        assert!(DirectoryConfig { page_size: 0, ..d.clone() }.validate().is_err());
+        assert!(DirectoryConfig { max_results: 0, ..d.clone() }.validate().is_err());
+        let c = TeamsConfig {
+            client_id: "abc".into(),
+            directory: DirectoryConfig { max_results: 5000, ..d },
+            ..TeamsConfig::default()
+        };
+        assert!(c.validate().is_err(), "TeamsConfig::validate checks the directory too");
     }
 
     #[test]

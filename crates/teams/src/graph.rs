@@ -80,6 +80,11 @@ impl Graph {
         Graph { http, base, tokens }
     }
 
+    /// The configured base (including the version).
+    pub(crate) fn base(&self) -> &Url {
+        &self.base
+    }
+
     /// A URL below the base.
     pub(crate) fn url(&self, segments: &[&str]) -> Url {
         join(&self.base, segments)

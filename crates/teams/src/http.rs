@@ -96,7 +96,39 @@ pub(crate) fn network_error(e: reqwest::Error) -> Error {
     } else {
         "failed"
     };
-    Error::Network(format!("request {kind}: {}", redact(&e.without_url().to_string())))
+    Error::Network(format!("request {kind}: {}", describe(&e.without_url())))
+}
+
+/// An error and every cause below it on one line, redacted. reqwest's own
+/// message ("error sending request") hides the cause an admin needs, such
+/// as rustls' "invalid peer certificate: UnknownIssuer"; a certificate
+/// failure also says how to fix it.
+pub(crate) fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(e);
+    while let Some(err) = next {
+        let mut text = err.to_string();
+        // oauth2 hands us reqwest's error with its URL; keep it out like ours.
+        let reqwest_error = err
+            .downcast_ref::<reqwest::Error>()
+            .or_else(|| err.downcast_ref::<Box<reqwest::Error>>().map(|b| b.as_ref()));
+        if let Some(url) = reqwest_error.and_then(reqwest::Error::url) {
+            text = text.replace(&format!(" for url ({url})"), "");
+        }
+        // hyper and std repeat their inner error in their own message.
+        if !parts.last().is_some_and(|last| last.contains(&text)) {
+            parts.push(text);
+        }
+        next = err.source();
+    }
+    let mut text = redact(&parts.join(": ")).into_owned();
+    if text.to_ascii_lowercase().contains("certificate") {
+        text.push_str(
+            " (the server's TLS certificate was refused; if your network signs TLS with its own CA, \
+             set http.extra_ca_file to that CA's PEM file)",
+        );
+    }
+    text
 }
 
 fn log_request(method: &str, url: &Url, body: Option<&[u8]>) {

@@ -23,7 +23,7 @@
 //! };
 //! let graph = Graph::new(http, config.graph.clone(), Arc::new(session.clone()));
 //!
-//! let experts = Directory::new(graph.clone()).search(Instant::now(), "billing").await?;
+//! let experts = Directory::with_config(graph.clone(), &config.directory).search(Instant::now(), "billing").await?;
 //! let favourites: Vec<String> = experts.iter().filter_map(|e| e.id.clone()).collect();
 //! let mut source = PollingSource::new(PresenceApi::new(graph), config.presence.clone(), 42);
 //! source.watch(&favourites, &[]);
@@ -112,6 +112,10 @@
 //!
 //! **Experts.** `/users?$search=` needs `ConsistencyLevel: eventual` (Graph
 //! answers 400 without it) and asks only for the fields shown or dialled.
+//! Graph pages the answer: `@odata.nextLink` is followed, with the same
+//! header, until `directory.max_results` people (default 100) are found. A
+//! nextLink is only followed on the configured Graph origin, since the
+//! bearer token goes with it.
 //! Favourites and skill tags are the agent's own and stay on this machine
 //! ([`ShortlistStore`]). A consult call dials an explicit mapping or the
 //! first office number in E.164 at the Direct Routing SBC
@@ -133,7 +137,7 @@ pub mod presence;
 use std::time::Duration;
 
 pub use auth::{DevicePrompt, Entra, Opener, Session, SystemBrowser};
-pub use config::{DialConfig, HttpConfig, PresenceBudget, TeamsConfig};
+pub use config::{DialConfig, DirectoryConfig, HttpConfig, PresenceBudget, TeamsConfig};
 pub use directory::{Directory, Expert, Shortlist, ShortlistStore};
 pub use graph::{AccessTokens, Account, BoxFuture, Graph};
 pub use http::{Http, parse_retry_after};

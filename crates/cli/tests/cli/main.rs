@@ -8,13 +8,12 @@ fn cli() -> Command {
 
 #[test]
 fn subcommands_not_built_yet_say_so_and_do_not_panic() {
-    for args in [&["agent", "--lab"][..], &["sip", "lint", "Cargo.toml"][..]] {
-        let out = cli().args(args).output().expect("run warmline-cli");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(69), "{args:?}: exit status EX_UNAVAILABLE; stderr: {stderr}");
-        assert!(stderr.contains("not available yet"), "{args:?}: clear message, got {stderr}");
-        assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
-    }
+    let args = ["agent", "--lab"];
+    let out = cli().args(args).output().expect("run warmline-cli");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(69), "{args:?}: exit status EX_UNAVAILABLE; stderr: {stderr}");
+    assert!(stderr.contains("not available yet"), "{args:?}: clear message, got {stderr}");
+    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
 }
 
 #[test]
@@ -52,4 +51,30 @@ fn doctor_fails_when_the_keyring_is_unreachable() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let keyring = stdout.lines().find(|l| l.contains("\"keyring\"")).expect("keyring line");
     assert!(keyring.contains("\"fail\"") && keyring.contains("not available"), "{keyring}");
+}
+
+#[test]
+fn sip_lint_prints_one_json_line_per_file_and_fails_only_on_unreadable_files() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../sip/tests/fixtures/rfc4475");
+    let valid = fixtures.join("valid/wsinv.dat");
+    let invalid = fixtures.join("invalid/badinv01.dat");
+    let out = cli().arg("sip").arg("lint").arg(&valid).arg(&invalid).output().expect("run");
+    assert_eq!(out.status.code(), Some(0), "every file was read: {}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<serde_json::Value> =
+        stdout.lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert_eq!(lines[0]["file"].as_str(), valid.to_str());
+    assert_eq!(lines[0]["ok"], true);
+    assert!(lines[0]["error"].is_null(), "{}", lines[0]);
+    assert_eq!(lines[1]["ok"], false);
+    let error = lines[1]["error"].as_str().expect("an error message");
+    assert!(error.contains("Via"), "the error names the bad header: {error}");
+
+    let missing = fixtures.join("no-such-file.dat");
+    let out = cli().arg("sip").arg("lint").arg(&valid).arg(&missing).output().expect("run");
+    assert_ne!(out.status.code(), Some(0), "an unreadable file is a failure");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().count(), 2, "still one line per file: {stdout}");
+    assert!(stdout.contains("cannot read the file"), "{stdout}");
 }

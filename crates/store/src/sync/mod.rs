@@ -6,10 +6,11 @@ mod runner;
 
 use std::future::Future;
 
+use crate::clock::Timestamp;
 use crate::customers::{CustomerKey, CustomerRecord};
 use crate::notes::NoteId;
 
-pub use runner::{Clock, SyncRound, SystemClock, refresh_customer, sync_forever, sync_until_idle};
+pub use runner::{Clock, SyncRound, SystemClock, refresh_customer, restore_from_server, sync_forever, sync_until_idle};
 
 /// One note revision to write to the CRM, as the outbox hands it out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +69,41 @@ pub struct RemoteNote {
     pub body: String,
 }
 
+/// A note as the CRM holds it, with what ties it to the local note it
+/// was written from ([`Connector::list_notes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerNote {
+    /// The CRM's id, version and current text.
+    pub remote: RemoteNote,
+    /// The client id ([`NoteWrite::client_uid`]) it was written with;
+    /// `None` for a note made in the CRM itself.
+    pub client_uid: Option<String>,
+    /// The local revision of the last write the CRM accepted (0: unknown).
+    /// With `client_uid` it gives the idempotency key of that write.
+    pub revision: i64,
+    /// The call it belongs to.
+    pub call_uid: Option<String>,
+    /// The customer it is about.
+    pub customer_ref: Option<String>,
+}
+
+impl ServerNote {
+    /// The idempotency key of the last write the CRM accepted, if it came from Warmline.
+    pub fn idempotency_key(&self) -> Option<String> {
+        let uid = self.client_uid.as_ref()?;
+        (self.revision > 0).then(|| format!("{uid}/r{}", self.revision))
+    }
+}
+
+/// One page of [`Connector::list_notes`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NotePage {
+    /// The notes on this page.
+    pub notes: Vec<ServerNote>,
+    /// Pass this as the cursor to get the next page; `None` on the last one.
+    pub next: Option<String>,
+}
+
 /// Why a connector call did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -122,6 +158,10 @@ impl ConnectorError {
 ///   [`NoteWrite::idempotency_key`]: a repeat returns the first result.
 /// * `update_note` fails with [`ConnectorError::Conflict`], carrying the
 ///   CRM's current copy, when that copy is not at `base_version`.
+/// * `list_notes` returns every note changed at or after `since` (all notes
+///   with `None`), each with the client id and revision it was written
+///   with, page by page; recovery uses it to fetch back what a damaged
+///   database lost.
 /// * Errors are classified: transient ones are retried, others are shown.
 pub trait Connector: Send + Sync {
     /// A short name for logs and the settings screen.
@@ -140,6 +180,15 @@ pub trait Connector: Send + Sync {
         base_version: &str,
         write: &NoteWrite,
     ) -> impl Future<Output = Result<RemoteNote, ConnectorError>> + Send;
+
+    /// The notes the CRM holds that changed at or after `since` (every note
+    /// with `None`), one page at a time: start with `cursor` `None`, then
+    /// pass [`NotePage::next`] until it is `None`.
+    fn list_notes(
+        &self,
+        since: Option<Timestamp>,
+        cursor: Option<&str>,
+    ) -> impl Future<Output = Result<NotePage, ConnectorError>> + Send;
 }
 
 /// Sends one delivery through a connector.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use warmline_secrets::{Keyring, Secret, SecretKind, SecretName};
 
-use super::{Connector, ConnectorError, NoteWrite, RemoteNote};
+use super::{Connector, ConnectorError, NotePage, NoteWrite, RemoteNote, ServerNote};
 use crate::clock::Timestamp;
 use crate::customers::{CustomerKey, CustomerRecord, Interaction};
 use crate::error::{Error, Result};
@@ -62,6 +62,13 @@ pub struct RestMapping {
     pub create_note_path: String,
     /// Note update (PUT); `{id}` is the CRM's note id.
     pub update_note_path: String,
+    /// Note listing (GET); `{since}` (Unix milliseconds, 0 for all) and
+    /// `{cursor}` (empty on the first page) are filled in.
+    pub list_notes_path: String,
+    /// Pointer to the array of notes in a listing (empty: the answer is the array).
+    pub list_notes_items: String,
+    /// Pointer to the next page's cursor in a listing (absent or null: last page).
+    pub list_notes_next: String,
     /// Pointers into a customer: id, name, fields, phones (array), emails (array), interactions (array).
     pub customer_id: String,
     /// See `customer_id`.
@@ -88,6 +95,14 @@ pub struct RestMapping {
     pub note_version: String,
     /// See `note_id`.
     pub note_body: String,
+    /// Pointers into a listed note: the client id and revision it was written with, call, customer.
+    pub note_client_uid: String,
+    /// See `note_client_uid`.
+    pub note_revision: String,
+    /// See `note_client_uid`.
+    pub note_call: String,
+    /// See `note_client_uid`.
+    pub note_customer: String,
     /// Field names of a note write: body, client id, revision, call, customer, base version.
     pub write_body: String,
     /// See `write_body`.
@@ -109,6 +124,9 @@ impl Default for RestMapping {
             lookup_path: s("/customers?{kind}={value}"),
             create_note_path: s("/notes"),
             update_note_path: s("/notes/{id}"),
+            list_notes_path: s("/notes?since={since}&cursor={cursor}"),
+            list_notes_items: s("/notes"),
+            list_notes_next: s("/next"),
             customer_id: s("/id"),
             customer_name: s("/name"),
             customer_fields: s("/fields"),
@@ -122,6 +140,10 @@ impl Default for RestMapping {
             note_id: s("/id"),
             note_version: s("/version"),
             note_body: s("/body"),
+            note_client_uid: s("/client_id"),
+            note_revision: s("/revision"),
+            note_call: s("/call_id"),
+            note_customer: s("/customer"),
             write_body: s("body"),
             write_client_uid: s("client_id"),
             write_revision: s("revision"),
@@ -227,6 +249,22 @@ impl RestConnector {
         })
     }
 
+    fn server_note(&self, json: &Value) -> Result<ServerNote, ConnectorError> {
+        let m = &self.config.mapping;
+        let revision = match json.pointer(&m.note_revision) {
+            Some(Value::Number(n)) => n.as_i64().unwrap_or(0),
+            Some(Value::String(s)) => s.parse().unwrap_or(0),
+            _ => 0,
+        };
+        Ok(ServerNote {
+            remote: self.note(json)?,
+            client_uid: text_at(json, &m.note_client_uid).filter(|u| !u.is_empty()),
+            revision,
+            call_uid: text_at(json, &m.note_call),
+            customer_ref: text_at(json, &m.note_customer),
+        })
+    }
+
     fn customer(&self, json: &Value) -> Result<CustomerRecord, ConnectorError> {
         let m = &self.config.mapping;
         let phones = PhoneNormaliser::new(self.config.country_code);
@@ -324,6 +362,29 @@ impl Connector for RestConnector {
             StatusCode::CONFLICT | StatusCode::PRECONDITION_FAILED => Err(ConnectorError::Conflict(self.note(&json)?)),
             s => Err(classify(s, &json)),
         }
+    }
+
+    async fn list_notes(&self, since: Option<Timestamp>, cursor: Option<&str>) -> Result<NotePage, ConnectorError> {
+        let m = &self.config.mapping;
+        let path = m
+            .list_notes_path
+            .replace("{since}", &since.map_or(0, Timestamp::millis).to_string())
+            .replace("{cursor}", &percent_encode(cursor.unwrap_or_default()));
+        let (status, json) = self.send(Method::GET, &path, &[], None).await?;
+        if !status.is_success() {
+            return Err(classify(status, &json));
+        }
+        let items = json
+            .pointer(&m.list_notes_items)
+            .and_then(Value::as_array)
+            .ok_or_else(|| missing("list of notes", &m.list_notes_items, &json))?;
+        let notes = items.iter().map(|n| self.server_note(n)).collect::<Result<Vec<_>, _>>()?;
+        let next = text_at(&json, &m.list_notes_next).filter(|c| !c.is_empty());
+        if next.is_some() && notes.is_empty() {
+            // A cursor that never ends would make a caller loop forever.
+            return Err(ConnectorError::Protocol("an empty page of notes with a next cursor".into()));
+        }
+        Ok(NotePage { notes, next })
     }
 }
 

@@ -11,6 +11,7 @@ use crate::customers::{CachedCustomer, CustomerKey};
 use crate::db::Store;
 use crate::error::{Error, Result};
 use crate::outbox::{Outbox, SyncPoll, SyncState};
+use crate::recovery::ServerRestore;
 
 /// Where the runner gets time from: the system clock in the app, a
 /// simulated one in tests (which jumps instead of sleeping).
@@ -127,6 +128,35 @@ pub async fn refresh_customer<C: Connector>(
             }
             let id = store.cache_customer(&record, now)?;
             store.customer_by_id(id).map(Some)
+        }
+    }
+}
+
+/// After a recovery: fetches the notes the CRM holds (changed at or after
+/// `since`, or all with `None`) and restores those the local database lacks,
+/// page by page, as [`Store::restore_server_notes`] describes. Safe to run
+/// again, e.g. when the CRM was unreachable: pages already applied stay
+/// applied and are counted as already local the next time. Record the
+/// result with [`crate::RecoveryReport::record_server_restore`].
+pub async fn restore_from_server<C: Connector>(
+    store: &Store,
+    connector: &C,
+    since: Option<Timestamp>,
+    now: Timestamp,
+) -> Result<ServerRestore> {
+    let mut counts = ServerRestore::default();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = connector.list_notes(since, cursor.as_deref()).await.map_err(Error::Connector)?;
+        counts.add(store.restore_server_notes(&page.notes, now)?);
+        match page.next {
+            Some(next) if cursor.as_deref() != Some(next.as_str()) => cursor = Some(next),
+            Some(_) => {
+                return Err(Error::Connector(super::ConnectorError::Protocol(
+                    "the CRM returned the same cursor twice".into(),
+                )));
+            }
+            None => return Ok(counts),
         }
     }
 }

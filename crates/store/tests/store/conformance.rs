@@ -41,7 +41,8 @@ async fn the_rest_connector_passes_the_conformance_suite_against_the_test_crm() 
     let bad = connector(&server, "wrong-token");
     let report = conformance::run(&good, &fixture(), Some(&bad)).await;
     assert!(report.passed(), "{report}");
-    assert!(report.checks.len() >= 9, "{report}");
+    assert!(report.checks.len() >= 10, "{report}");
+    assert!(report.checks.iter().any(|c| c.name.starts_with("list returns")), "{report}");
 }
 
 #[tokio::test]
@@ -52,6 +53,16 @@ async fn the_suite_catches_a_crm_that_ignores_idempotency_keys() {
     let report = conformance::run(&connector(&server, TOKEN), &fixture(), None).await;
     let failed: Vec<_> = report.failures().map(|c| c.name).collect();
     assert!(failed.iter().any(|n| n.contains("idempotency key")), "{report}");
+}
+
+#[tokio::test]
+async fn the_suite_catches_a_crm_whose_listing_loses_the_client_id() {
+    let mut crm = Crm::with_customer(ada());
+    crm.list_without_client_ids = true;
+    let server = CrmServer::start(crm);
+    let report = conformance::run(&connector(&server, TOKEN), &fixture(), None).await;
+    let failed: Vec<_> = report.failures().map(|c| c.name).collect();
+    assert_eq!(failed, ["list returns the note with its client id, revision, version and text"], "{report}");
 }
 
 #[tokio::test]

@@ -20,10 +20,35 @@ use tokio_rustls::rustls::ServerConfig;
 
 pub const TOKEN: &str = "test-crm-token";
 
+/// Notes per page of a listing: small, so paging is exercised.
+const PAGE: usize = 25;
+
+#[derive(Debug, Clone)]
+struct StoredNote {
+    version: u64,
+    body: String,
+    client_id: Option<String>,
+    revision: i64,
+    call: Option<String>,
+    customer: Option<String>,
+    /// The CRM's own clock, for `since`.
+    modified_at: i64,
+}
+
+/// The CRM's clock, in Unix milliseconds (it filters listings, nothing waits on it).
+fn crm_now() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn text(v: &Value) -> Option<String> {
+    v.as_str().map(str::to_string)
+}
+
 #[derive(Debug, Default)]
 pub struct Crm {
     pub customers: Vec<Value>,
-    notes: BTreeMap<String, (u64, String)>,
+    notes: BTreeMap<String, StoredNote>,
     replies: HashMap<String, Value>,
     /// Every write that took effect, in order: (client id, revision).
     pub arrivals: Vec<(String, i64)>,
@@ -31,6 +56,8 @@ pub struct Crm {
     pub lose_responses: usize,
     /// Misbehave: apply a repeated idempotency key again.
     pub forget_idempotency: bool,
+    /// Misbehave: list notes without the client id they were written with.
+    pub list_without_client_ids: bool,
     /// Notified after each write that took effect.
     pub arrived: Arc<tokio::sync::Notify>,
     next_id: u64,
@@ -43,15 +70,50 @@ impl Crm {
 
     /// An edit made in the CRM by someone else.
     pub fn edit_on_server(&mut self, id: &str, body: &str) {
-        if let Some((version, text)) = self.notes.get_mut(id) {
-            *version += 1;
-            *text = body.to_string();
+        if let Some(note) = self.notes.get_mut(id) {
+            note.version += 1;
+            body.clone_into(&mut note.body);
+            note.modified_at = crm_now();
         }
     }
 
+    /// A note someone made in the CRM itself (no Warmline client id).
+    pub fn note_made_in_crm(&mut self, body: &str) -> String {
+        self.next_id += 1;
+        let id = format!("n{}", self.next_id);
+        let note = StoredNote {
+            version: 1,
+            body: body.into(),
+            client_id: None,
+            revision: 0,
+            call: None,
+            customer: None,
+            modified_at: crm_now(),
+        };
+        self.notes.insert(id.clone(), note);
+        id
+    }
+
+    /// Every note written by Warmline: client id -> (server id, version, text).
+    pub fn notes_by_client(&self) -> BTreeMap<String, (String, String, String)> {
+        self.notes
+            .iter()
+            .filter_map(|(id, n)| Some((n.client_id.clone()?, (id.clone(), n.version.to_string(), n.body.clone()))))
+            .collect()
+    }
+
     fn note_json(&self, id: &str) -> Value {
-        let (version, body) = &self.notes[id];
-        json!({"id": id, "version": version.to_string(), "body": body})
+        let n = &self.notes[id];
+        json!({"id": id, "version": n.version.to_string(), "body": n.body})
+    }
+
+    fn listed_json(&self, id: &str) -> Value {
+        let n = &self.notes[id];
+        let client_id = n.client_id.as_ref().filter(|_| !self.list_without_client_ids);
+        json!({
+            "id": id, "version": n.version.to_string(), "body": n.body, "client_id": client_id,
+            "revision": n.revision, "call_id": n.call, "customer": n.customer,
+        })
     }
 }
 
@@ -110,7 +172,7 @@ impl CrmServer {
         self.addr = listener.local_addr().expect("addr");
         let app = Router::new()
             .route("/customers", get(lookup))
-            .route("/notes", post(create))
+            .route("/notes", post(create).get(list))
             .route("/notes/{id}", put(update))
             .layer(middleware::from_fn(close_and_authenticate))
             .with_state(self.state.clone());
@@ -210,7 +272,16 @@ async fn create(State(s): State<Shared>, headers: HeaderMap, Json(body): Json<Va
     once(&s, &headers, |crm| {
         crm.next_id += 1;
         let id = format!("n{}", crm.next_id);
-        crm.notes.insert(id.clone(), (1, body["body"].as_str().unwrap_or_default().to_string()));
+        let note = StoredNote {
+            version: 1,
+            body: text(&body["body"]).unwrap_or_default(),
+            client_id: text(&body["client_id"]),
+            revision: body["revision"].as_i64().unwrap_or(0),
+            call: text(&body["call_id"]),
+            customer: text(&body["customer"]),
+            modified_at: crm_now(),
+        };
+        crm.notes.insert(id.clone(), note);
         arrival(crm, &body);
         (StatusCode::CREATED, crm.note_json(&id))
     })
@@ -224,15 +295,37 @@ async fn update(
 ) -> Response {
     let base = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     once(&s, &headers, |crm| {
-        let Some((version, _)) = crm.notes.get(&id) else {
+        let Some(note) = crm.notes.get_mut(&id) else {
             return (StatusCode::NOT_FOUND, json!({"error": "no such note"}));
         };
-        if version.to_string() != base {
+        if note.version.to_string() != base {
             return (StatusCode::CONFLICT, crm.note_json(&id));
         }
-        let next = version + 1;
-        crm.notes.insert(id.clone(), (next, body["body"].as_str().unwrap_or_default().to_string()));
+        note.version += 1;
+        note.body = text(&body["body"]).unwrap_or_default();
+        note.revision = body["revision"].as_i64().unwrap_or(note.revision);
+        note.modified_at = crm_now();
         arrival(crm, &body);
         (StatusCode::OK, crm.note_json(&id))
     })
+}
+
+/// `GET /notes?since=<ms>&cursor=<last id of the previous page>`, in pages of `PAGE`.
+async fn list(State(s): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let since: i64 = q.get("since").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let crm = lock(&s);
+    let after = q.get("cursor").filter(|c| !c.is_empty());
+    let mut ids = crm
+        .notes
+        .iter()
+        .filter(|(id, _)| after.is_none_or(|c| id.as_str() > c.as_str()))
+        .filter(|(_, n)| n.modified_at >= since)
+        .map(|(id, _)| id.clone());
+    let page: Vec<String> = ids.by_ref().take(PAGE).collect();
+    let next = match (ids.next(), page.last()) {
+        (Some(_), Some(last)) => Value::String(last.clone()),
+        _ => Value::Null,
+    };
+    let notes: Vec<Value> = page.iter().map(|id| crm.listed_json(id)).collect();
+    Json(json!({"notes": notes, "next": next})).into_response()
 }

@@ -156,9 +156,7 @@ where
                 other => Error::Token { error: other.to_string(), description },
             }
         }
-        RequestTokenError::Request(e) => {
-            Error::Network(format!("token request failed: {}", warmline_secrets::redact(&e.to_string())))
-        }
+        RequestTokenError::Request(e) => Error::Network(format!("token request failed: {}", crate::http::describe(&e))),
         RequestTokenError::Parse(e, _body) => {
             Error::Protocol(format!("the token endpoint answered with an unexpected body: {}", e.path()))
         }

@@ -7,11 +7,13 @@ mod shortlist;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
+use url::Url;
 
 pub use dial::{normalize_e164, resolve_dial_target};
 pub use shortlist::{JsonShortlistStore, MemoryShortlistStore, Shortlist, ShortlistStore};
 
 use crate::Error;
+use crate::config::DirectoryConfig;
 use crate::graph::{Graph, Permission, json};
 
 /// The fields Warmline shows or dials; `$select` asks for these and no more.
@@ -49,38 +51,80 @@ pub struct Expert {
 struct UserList {
     #[serde(default)]
     value: Vec<Expert>,
+    /// The next page, when Graph has more.
+    #[serde(default, rename = "@odata.nextLink")]
+    next_link: Option<String>,
 }
 
 /// Searches the tenant's people.
 #[derive(Debug, Clone)]
 pub struct Directory {
     graph: Graph,
-    top: u32,
+    config: DirectoryConfig,
 }
 
 impl Directory {
-    /// A directory over `graph`, returning up to 25 people per search.
+    /// A directory over `graph` with the default limits (25 people a page,
+    /// up to 100 a search).
     pub fn new(graph: Graph) -> Self {
-        Directory { graph, top: 25 }
+        Directory { graph, config: DirectoryConfig::default() }
+    }
+
+    /// A directory over `graph` with the configured limits (see
+    /// [`DirectoryConfig::validate`]; out-of-range values are clamped here).
+    pub fn with_config(graph: Graph, config: &DirectoryConfig) -> Self {
+        let config = DirectoryConfig {
+            page_size: config.page_size.clamp(1, crate::config::MAX_PAGE_SIZE),
+            max_results: config.max_results.clamp(1, crate::config::MAX_SEARCH_RESULTS),
+        };
+        Directory { graph, config }
     }
 
     /// People whose display name or mail matches `text` (word prefix, as
-    /// Graph's `$search` does). `ConsistencyLevel: eventual` is required by
-    /// Graph for `$search` on users; without it Graph answers 400.
+    /// Graph's `$search` does), up to `max_results`. `ConsistencyLevel:
+    /// eventual` is required by Graph for `$search` on users (without it
+    /// Graph answers 400) and is sent with every page. `@odata.nextLink` is
+    /// followed only when it is on the configured Graph origin: the request
+    /// carries the bearer token, so any other host is refused.
     pub async fn search(&self, now: Instant, text: &str) -> Result<Vec<Expert>, Error> {
         let Some(term) = search_term(text) else { return Ok(Vec::new()) };
         let search = format!("\"displayName:{term}\" OR \"mail:{term}\"");
-        let top = self.top.to_string();
-        let url = self.graph.url(&["users"]);
-        let reply = self
-            .graph
-            .call(now, Permission::UserReadBasicAll, |c| {
-                c.get(url.clone())
-                    .query(&[("$search", search.as_str()), ("$select", SELECT), ("$top", top.as_str())])
-                    .header("ConsistencyLevel", "eventual")
-            })
-            .await?;
-        Ok(json::<UserList>(&reply, "/users search")?.value)
+        let max = self.config.max_results;
+        let top = u32::try_from(max).unwrap_or(u32::MAX).min(self.config.page_size).to_string();
+        let mut url = self.graph.url(&["users"]);
+        url.query_pairs_mut().append_pair("$search", &search).append_pair("$select", SELECT).append_pair("$top", &top);
+        let mut found = Vec::new();
+        loop {
+            let reply = self
+                .graph
+                .call(now, Permission::UserReadBasicAll, |c| c.get(url.clone()).header("ConsistencyLevel", "eventual"))
+                .await?;
+            let page = json::<UserList>(&reply, "/users search")?;
+            let empty = page.value.is_empty();
+            found.extend(page.value);
+            // An empty page ends the search even with a nextLink, so a
+            // server that keeps linking cannot keep us asking forever.
+            let Some(next) = page.next_link.filter(|_| found.len() < max && !empty) else { break };
+            url = self.next_page(&next)?;
+        }
+        found.truncate(max);
+        Ok(found)
+    }
+
+    /// The nextLink as a URL on the configured Graph origin, or an error.
+    fn next_page(&self, link: &str) -> Result<Url, Error> {
+        let next = Url::parse(link)
+            .map_err(|e| Error::Protocol(format!("/users search gave an @odata.nextLink that is not a URL: {e}")))?;
+        let base = self.graph.base();
+        if next.origin() != base.origin() {
+            return Err(Error::Protocol(format!(
+                "/users search gave an @odata.nextLink on {}, not on the configured Graph {}; \
+                 it was not followed, so the access token stays with Graph",
+                next.origin().ascii_serialization(),
+                base.origin().ascii_serialization()
+            )));
+        }
+        Ok(next)
     }
 }
 

@@ -8,6 +8,7 @@ mod presence;
 mod server;
 mod signin;
 mod simulation;
+mod tls;
 
 use std::sync::Arc;
 

@@ -13,6 +13,8 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use sha2::Digest;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::ServerConfig;
 use url::Url;
 
 pub const TENANT: &str = "contoso.onmicrosoft.com";
@@ -35,6 +37,7 @@ pub const THROTTLED_RAW: &str = include_str!("../fixtures/throttled-429.txt");
 pub const THROTTLED_10_RAW: &str = include_str!("../fixtures/throttled-429.retry-after-10.txt");
 pub const SEARCH_BODY: &str = include_str!("../fixtures/users-search.response.json");
 pub const USERS_BODY: &str = include_str!("../fixtures/users-list.response.json");
+pub const SEARCH_OR_BODY: &str = include_str!("../fixtures/users-search-or.response.json");
 
 /// Graph's 401 and 403 bodies follow its documented error format
 /// (`{"error":{"code","message","innerError"}}`); no example of these two
@@ -94,6 +97,10 @@ pub struct State {
     pub token_unavailable: bool,
     /// Answer `$search` without `ConsistencyLevel` (a stand-in bug the suite must catch).
     pub lenient_search: bool,
+    /// When set, a `$search` answers with users-list.response.json plus this
+    /// `@odata.nextLink`; a request with `$skiptoken` then gets
+    /// users-search-or.response.json as the last page.
+    pub next_link: Option<String>,
     codes: HashMap<String, (String, String)>,
     refresh_tokens: HashMap<String, bool>,
     access_tokens: HashSet<String>,
@@ -124,10 +131,23 @@ impl State {
 pub struct TestServer {
     pub addr: SocketAddr,
     pub state: Arc<Mutex<State>>,
+    /// `https` when the server speaks TLS, else `http`.
+    scheme: &'static str,
 }
 
 impl TestServer {
     pub async fn start(marker: &str) -> TestServer {
+        TestServer::start_with(marker, None).await
+    }
+
+    /// The same server behind TLS with `tls`'s certificate (see `tls.rs`).
+    /// A client that refuses the certificate is dropped after the handshake.
+    pub async fn start_tls(marker: &str, tls: Arc<ServerConfig>) -> TestServer {
+        TestServer::start_with(marker, Some(TlsAcceptor::from(tls))).await
+    }
+
+    async fn start_with(marker: &str, tls: Option<TlsAcceptor>) -> TestServer {
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the test server");
         let addr = listener.local_addr().expect("local addr");
         let state = Arc::new(Mutex::new(State {
@@ -141,15 +161,21 @@ impl TestServer {
             loop {
                 let Ok((stream, _)) = listener.accept().await else { return };
                 let state = shared.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req| handle(state.clone(), req));
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let http = hyper::server::conn::http1::Builder::new();
+                    let _ = match tls {
+                        None => http.serve_connection(TokioIo::new(stream), service).await,
+                        Some(acceptor) => {
+                            let Ok(stream) = acceptor.accept(stream).await else { return };
+                            http.serve_connection(TokioIo::new(stream), service).await
+                        }
+                    };
                 });
             }
         });
-        TestServer { addr, state }
+        TestServer { addr, state, scheme }
     }
 
     pub fn state(&self) -> MutexGuard<'_, State> {
@@ -157,11 +183,11 @@ impl TestServer {
     }
 
     pub fn authority(&self) -> Url {
-        Url::parse(&format!("http://{}/", self.addr)).expect("url")
+        Url::parse(&format!("{}://{}/", self.scheme, self.addr)).expect("url")
     }
 
     pub fn graph(&self) -> Url {
-        Url::parse(&format!("http://{}/v1.0", self.addr)).expect("url")
+        Url::parse(&format!("{}://{}/v1.0", self.scheme, self.addr)).expect("url")
     }
 
     pub fn config(&self) -> warmline_teams::TeamsConfig {
@@ -334,6 +360,14 @@ fn graph(s: &mut State, r: &Recorded) -> Response<Full<Bytes>> {
             let eventual = r.headers.get("consistencylevel").is_some_and(|v| v.eq_ignore_ascii_case("eventual"));
             if !eventual && !s.lenient_search {
                 return json(400, NO_CONSISTENCY_BODY);
+            }
+            if r.param("$skiptoken").is_some() {
+                return json(200, SEARCH_OR_BODY);
+            }
+            if let Some(next) = &s.next_link {
+                let mut page: serde_json::Value = serde_json::from_str(USERS_BODY).expect("fixture");
+                page["@odata.nextLink"] = serde_json::Value::String(next.clone());
+                return json(200, serde_json::to_string_pretty(&page).expect("json"));
             }
             if r.param("$search").is_some_and(|q| q.contains("displayName:wa")) {
                 json(200, SEARCH_BODY)

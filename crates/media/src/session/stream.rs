@@ -1,0 +1,453 @@
+//! The per-call tasks: encode and send, receive into the jitter buffer and
+//! play out every 20 ms, and turn statistics into a MOS once a second.
+//! The clock is read here, in the shell, and passed into the sans-IO parts.
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rtc::rtp;
+use tokio::sync::{mpsc, watch};
+use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::peer_connection::{PeerConnection, RTCStatsReportEntry, StatsSelector};
+use webrtc::rtp_transceiver::RtpSender;
+
+use super::{EVENT_8K_PT, EVENT_48K_PT, MediaEvent, OPUS_PT};
+use crate::Error;
+use crate::dtmf::{DtmfReceiver, DtmfSender, EventPacket};
+use crate::g711::G711;
+use crate::impair::Impairment;
+use crate::jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
+use crate::mos::{LinkQuality, mos};
+use crate::opus_codec::{FrameDuration, MAX_OPUS_PACKET, OPUS_RATE, OpusConfig, OpusDecoder, OpusEncoder};
+use crate::resample::Resampler;
+
+/// Random bits for SSRCs and sequence starts, without a random-number crate.
+pub(crate) fn random_u32() -> u32 {
+    RandomState::new().hash_one(Instant::now()) as u32
+}
+
+/// Payload types the far end uses for telephone-event, learned from its SDP.
+#[derive(Debug)]
+pub(crate) struct RemotePayloadTypes {
+    event_48k: AtomicU8,
+    event_8k: AtomicU8,
+}
+
+impl Default for RemotePayloadTypes {
+    fn default() -> Self {
+        Self { event_48k: AtomicU8::new(EVENT_48K_PT), event_8k: AtomicU8::new(EVENT_8K_PT) }
+    }
+}
+
+impl RemotePayloadTypes {
+    pub(crate) fn learn(&self, sdp: &str) {
+        for line in sdp.lines() {
+            let Some(rest) = line.trim().strip_prefix("a=rtpmap:") else { continue };
+            let Some((pt, codec)) = rest.split_once(' ') else { continue };
+            let Ok(pt) = pt.parse::<u8>() else { continue };
+            match codec.to_ascii_lowercase().as_str() {
+                "telephone-event/48000" => self.event_48k.store(pt, Ordering::Relaxed),
+                "telephone-event/8000" => self.event_8k.store(pt, Ordering::Relaxed),
+                _ => {}
+            }
+        }
+    }
+
+    fn event_rate(&self, pt: u8) -> Option<u32> {
+        if pt == self.event_48k.load(Ordering::Relaxed) {
+            Some(48_000)
+        } else if pt == self.event_8k.load(Ordering::Relaxed) {
+            Some(8_000)
+        } else {
+            None
+        }
+    }
+}
+
+/// Call quality over the last second.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QualityReport {
+    /// E-model MOS estimate (1.0..=4.5).
+    pub mos: f64,
+    /// Round-trip time from RTCP.
+    pub rtt: Duration,
+    /// Interarrival jitter of what we receive.
+    pub jitter: Duration,
+    /// Fraction of packets lost in the interval.
+    pub loss: f64,
+    /// Our jitter buffer's counters.
+    pub buffer: JitterStats,
+}
+
+/// Encodes frames from the application and writes RTP.
+pub(crate) struct SendLoop {
+    encoder: OpusEncoder,
+    ssrc: u32,
+    seq: u16,
+    ts: u32,
+    track: Arc<TrackLocalStaticRTP>,
+    sender: Arc<dyn RtpSender>,
+    connected: watch::Receiver<bool>,
+    pending_events: std::collections::VecDeque<EventPacket>,
+    negotiated: Option<(SendCodec, u8)>,
+    muted: Arc<AtomicBool>,
+    downsample: Resampler,
+}
+
+/// The codec the answer chose for what we send, with its payload type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SendCodec {
+    Opus(u8),
+    G711(G711, u8),
+}
+
+impl SendLoop {
+    pub(crate) fn new(
+        opus: &OpusConfig,
+        ssrc: u32,
+        track: Arc<TrackLocalStaticRTP>,
+        sender: Arc<dyn RtpSender>,
+        connected: watch::Receiver<bool>,
+        muted: Arc<AtomicBool>,
+    ) -> Result<Self, Error> {
+        Ok(Self {
+            encoder: OpusEncoder::new(opus)?,
+            ssrc,
+            seq: random_u32() as u16,
+            ts: random_u32(),
+            track,
+            sender,
+            connected,
+            pending_events: Default::default(),
+            negotiated: None,
+            muted,
+            downsample: Resampler::new(OPUS_RATE, 8_000),
+        })
+    }
+
+    /// The negotiated send codec (the first audio codec of the answer) and
+    /// the telephone-event/48000 payload type, once known.
+    async fn negotiated(&mut self) -> (SendCodec, u8) {
+        if let Some(n) = self.negotiated {
+            return n;
+        }
+        let (mut codec, mut event_pt) = (None, EVENT_48K_PT);
+        if let Ok(params) = self.sender.get_parameters().await {
+            for c in &params.rtp_parameters.codecs {
+                let pt = c.payload_type;
+                match c.rtp_codec.mime_type.to_ascii_lowercase().as_str() {
+                    "audio/opus" => codec = codec.or(Some(SendCodec::Opus(pt))),
+                    "audio/pcmu" => codec = codec.or(Some(SendCodec::G711(G711::Pcmu, pt))),
+                    "audio/pcma" => codec = codec.or(Some(SendCodec::G711(G711::Pcma, pt))),
+                    "audio/telephone-event" if c.rtp_codec.clock_rate == 48_000 => event_pt = pt,
+                    _ => {}
+                }
+            }
+        }
+        match codec {
+            Some(codec) => *self.negotiated.insert((codec, event_pt)),
+            None => (SendCodec::Opus(OPUS_PT), event_pt),
+        }
+    }
+
+    async fn write(&mut self, pt: u8, marker: bool, ts: u32, payload: Bytes) {
+        let header = rtp::Header {
+            version: 2,
+            marker,
+            payload_type: pt,
+            sequence_number: self.seq,
+            timestamp: ts,
+            ssrc: self.ssrc,
+            ..Default::default()
+        };
+        self.seq = self.seq.wrapping_add(1);
+        // Before the transport is up a write fails; audio then is simply not sent.
+        let _ = self.track.write_rtp(rtp::Packet { header, payload }).await;
+    }
+
+    pub(crate) async fn run(mut self, mut frames: mpsc::Receiver<Vec<i16>>, mut dtmf: mpsc::Receiver<char>) {
+        let mut pkt = [0u8; MAX_OPUS_PACKET];
+        let frame_ticks = self.encoder.frame_samples() as u32;
+        let dtmf_tx = DtmfSender::new(OPUS_RATE, (frame_ticks * 1000 / OPUS_RATE).max(1));
+        let mut was_silent = true;
+        let silence = vec![0i16; frame_ticks as usize];
+        let (mut narrow, mut bytes) = (Vec::with_capacity(320), Vec::with_capacity(320));
+        while let Some(frame) = frames.recv().await {
+            // Muted: encode silence, so DTX sends almost nothing and the far
+            // end's decoder fades out instead of cutting off.
+            let frame = if self.muted.load(Ordering::Relaxed) { &silence } else { &frame };
+            if !*self.connected.borrow() {
+                continue;
+            }
+            let ts = self.ts;
+            let (codec, event_pt) = self.negotiated().await;
+            let opus_pt = match codec {
+                SendCodec::Opus(pt) => pt,
+                SendCodec::G711(law, pt) => {
+                    // G.711 beside an SBC: 8 kHz, one byte a sample. DTMF
+                    // would need telephone-event/8000, which we do not offer.
+                    narrow.clear();
+                    self.downsample.process(frame, &mut narrow);
+                    bytes.clear();
+                    law.encode(&narrow, &mut bytes);
+                    self.ts = self.ts.wrapping_add(narrow.len() as u32);
+                    self.write(pt, false, ts, Bytes::copy_from_slice(&bytes)).await;
+                    continue;
+                }
+            };
+            self.ts = self.ts.wrapping_add(frame_ticks);
+            if self.pending_events.is_empty()
+                && let Ok(digit) = dtmf.try_recv()
+            {
+                self.pending_events.extend(dtmf_tx.packets(digit, ts, 100).into_iter().flatten());
+            }
+            let Ok(n) = self.encoder.encode(frame, &mut pkt) else { continue };
+            if let Some(first) = self.pending_events.pop_front() {
+                // The digit replaces audio for its duration (RFC 4733 2.5.1.1).
+                let mut batch = vec![first];
+                while self.pending_events.front().is_some_and(|p| p.event == first.event) {
+                    batch.extend(self.pending_events.pop_front());
+                }
+                for p in batch {
+                    self.write(event_pt, p.marker, p.timestamp, Bytes::copy_from_slice(&p.event.encode())).await;
+                }
+                continue;
+            }
+            // DTX: one or two bytes mean silence; Opus sends one now and then itself.
+            let silent = n <= 2;
+            self.write(opus_pt, was_silent && !silent, ts, Bytes::copy_from_slice(&pkt[..n])).await;
+            was_silent = silent;
+        }
+    }
+}
+
+/// The jitter buffer, behind an optional impairment shim that drops and
+/// delays packets as they arrive (tests and benchmarks of a bad network).
+pub(crate) struct Inbound {
+    jb: JitterBuffer<Bytes>,
+    shim: Option<(Impairment, Instant)>,
+    delayed: Vec<(Instant, u32, Bytes)>,
+    codec: RecvCodec,
+}
+
+/// What the far end sends us (its choice may differ from ours).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RecvCodec {
+    Opus,
+    G711(G711),
+}
+
+impl RecvCodec {
+    fn of(payload_type: u8) -> Self {
+        match payload_type {
+            0 => RecvCodec::G711(G711::Pcmu),
+            8 => RecvCodec::G711(G711::Pcma),
+            _ => RecvCodec::Opus,
+        }
+    }
+
+    fn jitter_config(self) -> JitterConfig {
+        match self {
+            RecvCodec::Opus => JitterConfig::opus_20ms(),
+            RecvCodec::G711(_) => JitterConfig { clock_rate: 8_000, frame_ticks: 160, ..JitterConfig::opus_20ms() },
+        }
+    }
+}
+
+impl Inbound {
+    fn arrive(&mut self, now: Instant, payload_type: u8, ts: u32, payload: Bytes) {
+        let codec = RecvCodec::of(payload_type);
+        if codec != self.codec {
+            // A re-INVITE changed the codec: the old timeline means nothing now.
+            self.codec = codec;
+            self.jb = JitterBuffer::new(codec.jitter_config());
+            self.delayed.clear();
+        }
+        let Some((shim, epoch)) = &mut self.shim else {
+            self.jb.push(now, ts, payload);
+            return;
+        };
+        let sent = now.saturating_duration_since(*epoch).as_micros() as u64;
+        if let Some(at) = shim.deliver_at(sent) {
+            self.delayed.push((*epoch + Duration::from_micros(at), ts, payload));
+        }
+    }
+
+    fn pop(&mut self, now: Instant) -> Playout<Bytes> {
+        self.delayed.sort_by_key(|d| d.0);
+        let due = self.delayed.iter().take_while(|d| d.0 <= now).count();
+        for (at, ts, payload) in self.delayed.drain(..due) {
+            self.jb.push(at, ts, payload);
+        }
+        self.jb.pop(now)
+    }
+}
+
+/// Shared by the receive tasks of a session (a renegotiation may deliver a
+/// new remote track; its packets go to the same playout).
+#[derive(Clone)]
+pub(crate) struct ReceiveContext {
+    output: mpsc::Sender<Vec<i16>>,
+    events: mpsc::Sender<MediaEvent>,
+    pts: Arc<RemotePayloadTypes>,
+    buffer: Arc<Mutex<Inbound>>,
+}
+
+impl ReceiveContext {
+    pub(crate) fn new(
+        output: mpsc::Sender<Vec<i16>>,
+        events: mpsc::Sender<MediaEvent>,
+        pts: Arc<RemotePayloadTypes>,
+        impairment: Option<Impairment>,
+    ) -> Self {
+        let inbound = Inbound {
+            jb: JitterBuffer::new(JitterConfig::opus_20ms()),
+            shim: impairment.map(|i| (i, Instant::now())),
+            delayed: Vec::new(),
+            codec: RecvCodec::Opus,
+        };
+        Self { output, events, pts, buffer: Arc::new(Mutex::new(inbound)) }
+    }
+
+    pub(crate) fn jitter_stats(&self) -> JitterStats {
+        self.buffer.lock().map(|b| b.jb.stats()).unwrap_or_default()
+    }
+
+    /// Start receiving from `track` and playing out every 20 ms.
+    pub(crate) fn spawn(&self, track: Arc<dyn TrackRemote>) {
+        let ctx = self.clone();
+        let playout = tokio::spawn(ctx.clone().playout());
+        tokio::spawn(async move {
+            let mut dtmf = DtmfReceiver::default();
+            while let Some(event) = track.poll().await {
+                match event {
+                    TrackRemoteEvent::OnRtpPacket(p) => {
+                        if ctx.pts.event_rate(p.header.payload_type).is_some() {
+                            if let Some(d) = dtmf.receive(p.header.timestamp, &p.payload) {
+                                let _ = ctx.events.try_send(MediaEvent::Dtmf(d));
+                            }
+                        } else if let Ok(mut inbound) = ctx.buffer.lock() {
+                            inbound.arrive(Instant::now(), p.header.payload_type, p.header.timestamp, p.payload);
+                        }
+                    }
+                    TrackRemoteEvent::OnEnded => break,
+                    _ => {}
+                }
+            }
+            playout.abort();
+        });
+    }
+
+    async fn playout(self) {
+        let Ok(mut decoder) = OpusDecoder::new(FrameDuration::Ms20) else { return };
+        let mut pcm = vec![0i16; 5760];
+        let (mut narrow, mut last) = (Vec::with_capacity(320), Vec::with_capacity(1920));
+        let mut upsample = Resampler::new(8_000, OPUS_RATE);
+        let mut ticker = tokio::time::interval(Duration::from_millis(20));
+        let mut first = true;
+        loop {
+            ticker.tick().await;
+            let (playout, codec) = match self.buffer.lock() {
+                Ok(mut inbound) => (inbound.pop(Instant::now()), inbound.codec),
+                Err(_) => return,
+            };
+            let n = match (codec, playout) {
+                (_, Playout::Idle) => continue,
+                (RecvCodec::G711(law), Playout::Frame(p)) => {
+                    narrow.clear();
+                    law.decode(&p, &mut narrow);
+                    last.clear();
+                    upsample.process(&narrow, &mut last);
+                    let n = last.len().min(pcm.len());
+                    pcm[..n].copy_from_slice(&last[..n]);
+                    n
+                }
+                (RecvCodec::G711(_), Playout::Conceal { .. }) => {
+                    // G.711 has no concealment of its own: repeat the last frame, fading.
+                    last.iter_mut().for_each(|s| *s /= 2);
+                    let n = last.len().min(pcm.len());
+                    pcm[..n].copy_from_slice(&last[..n]);
+                    n
+                }
+                (RecvCodec::Opus, playout) => {
+                    let decoded = match playout {
+                        Playout::Frame(p) => decoder.decode(&p, &mut pcm),
+                        Playout::Conceal { fec: Some(next) } => decoder.recover(&next, &mut pcm),
+                        _ => decoder.conceal(&mut pcm),
+                    };
+                    // A corrupt packet from the network is concealed, never fatal.
+                    decoded.or_else(|_| decoder.conceal(&mut pcm)).unwrap_or(0)
+                }
+            };
+            if n == 0 {
+                continue;
+            }
+            if first {
+                first = false;
+                let _ = self.events.try_send(MediaEvent::FirstFrame);
+            }
+            // A consumer that falls behind loses frames, the network side never waits.
+            let _ = self.output.try_send(pcm[..n].to_vec());
+        }
+    }
+}
+
+/// Once a second: statistics -> MOS.
+pub(crate) async fn quality_loop(
+    pc: Arc<dyn PeerConnection>,
+    receive: ReceiveContext,
+    events: mpsc::Sender<MediaEvent>,
+    mut connected: watch::Receiver<bool>,
+) {
+    if connected.wait_for(|c| *c).await.is_err() {
+        return;
+    }
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.tick().await;
+    let (mut last_received, mut last_lost) = (0u64, 0i64);
+    let mut last_buffer = JitterStats::default();
+    loop {
+        ticker.tick().await;
+        let report = pc.get_stats(Instant::now(), StatsSelector::None).await;
+        let (mut rtt, mut jitter, mut received, mut lost) = (0.0f64, 0.0f64, 0u64, 0i64);
+        for entry in report.iter() {
+            match entry {
+                RTCStatsReportEntry::InboundRtp(s) => {
+                    jitter = jitter.max(s.received_rtp_stream_stats.jitter);
+                    received += s.received_rtp_stream_stats.packets_received;
+                    lost += s.received_rtp_stream_stats.packets_lost;
+                }
+                RTCStatsReportEntry::RemoteInboundRtp(s) if s.round_trip_time > 0.0 => rtt = s.round_trip_time,
+                RTCStatsReportEntry::IceCandidatePair(s) if rtt == 0.0 => rtt = s.current_round_trip_time,
+                _ => {}
+            }
+        }
+        let d_recv = received.saturating_sub(last_received);
+        let d_lost = (lost - last_lost).max(0) as u64;
+        (last_received, last_lost) = (received, lost);
+        let network_loss = if d_recv + d_lost == 0 { 0.0 } else { d_lost as f64 / (d_recv + d_lost) as f64 };
+        // What the listener hears: packets lost on the wire or too late to play.
+        let buffer = receive.jitter_stats();
+        let missing = (buffer.lost + buffer.late).saturating_sub(last_buffer.lost + last_buffer.late);
+        let due = missing + buffer.played.saturating_sub(last_buffer.played);
+        last_buffer = buffer;
+        let playout_loss = if due == 0 { 0.0 } else { missing as f64 / due as f64 };
+        let loss = network_loss.max(playout_loss);
+        let rtt = Duration::from_secs_f64(rtt.clamp(0.0, 60.0));
+        // rtc 0.21 documents this field in seconds but fills it with the RTCP
+        // report's value, which is in RTP timestamp units (48 kHz for Opus).
+        let jitter = Duration::from_secs_f64((jitter / f64::from(OPUS_RATE)).clamp(0.0, 60.0));
+        let local_delay = buffer.target_delay + Duration::from_millis(27);
+        let q = LinkQuality { rtt, jitter, loss, local_delay };
+        let report = QualityReport { mos: mos(&q), rtt, jitter, loss, buffer };
+        if events.try_send(MediaEvent::Quality(report)).is_err() && events.is_closed() {
+            return;
+        }
+    }
+}
