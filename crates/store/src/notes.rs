@@ -116,12 +116,13 @@ impl Store {
     pub fn create_note(&self, new: &NewNote, now: Timestamp) -> Result<NoteId> {
         let uid = new_uid()?;
         self.write(|tx| {
+            let id = fresh_note_id(tx)?;
             tx.execute(
-                "INSERT INTO notes (uid, call_uid, customer_ref, body, is_draft, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5)",
-                params![uid, new.call_uid, new.customer_ref, new.body, now],
+                "INSERT INTO notes (id, uid, call_uid, customer_ref, body, is_draft, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?6)",
+                params![id, uid, new.call_uid, new.customer_ref, new.body, now],
             )?;
-            Ok(NoteId(tx.last_insert_rowid()))
+            Ok(NoteId(id))
         })
     }
 
@@ -301,10 +302,42 @@ impl FtsQuery {
     }
 }
 
+/// An id no row anywhere refers to. SQLite would reuse the id of a note whose
+/// row was lost in a salvage, and the new note would adopt the lost note's
+/// revisions and outbox entries.
+pub(crate) fn fresh_note_id(tx: &rusqlite::Connection) -> Result<i64> {
+    Ok(tx.query_row(
+        "SELECT 1 + max(coalesce((SELECT max(id) FROM notes), 0), coalesce((SELECT max(note_id) FROM outbox), 0),
+                        coalesce((SELECT max(note_id) FROM note_revisions), 0),
+                        coalesce((SELECT max(note_id) FROM note_conflicts), 0))",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::test_support::plaintext_store;
+
+    #[test]
+    fn a_new_note_never_adopts_the_rows_of_a_lost_note() {
+        let (_dir, store) = plaintext_store();
+        let t = Timestamp::from_millis;
+        let lost = store.create_note(&NewNote::default(), t(1)).expect("create");
+        store.save_note(lost, "card declined twice", t(2)).expect("save");
+        // A salvage that lost the note's own row but kept its revisions and outbox entry.
+        store
+            .conn()
+            .execute_batch(&format!(
+                "PRAGMA foreign_keys = OFF; DELETE FROM notes WHERE id = {}; PRAGMA foreign_keys = ON;",
+                lost.0
+            ))
+            .expect("lose the row");
+        let fresh = store.create_note(&NewNote::default(), t(3)).expect("create after salvage");
+        assert_ne!(fresh, lost, "the new note must not take the lost note's id and inherit its history");
+        assert!(store.note_history(fresh).expect("history").is_empty(), "a new note starts with no revisions");
+    }
 
     #[test]
     fn drafts_do_not_make_revisions_and_saves_do() {

@@ -206,13 +206,7 @@ fn restore_one(tx: &Connection, note: &ServerNote, now: Timestamp) -> Result<Ser
     // A fresh id must not adopt rows salvaged for another lost note.
     let id = match orphan {
         Some(id) => id,
-        None => tx.query_row(
-            "SELECT 1 + max(coalesce((SELECT max(id) FROM notes), 0), coalesce((SELECT max(note_id) FROM outbox), 0),
-                            coalesce((SELECT max(note_id) FROM note_revisions), 0),
-                            coalesce((SELECT max(note_id) FROM note_conflicts), 0))",
-            [],
-            |r| r.get(0),
-        )?,
+        None => crate::notes::fresh_note_id(tx)?,
     };
     let server_revision = note.revision.max(1);
     let newer: Option<(i64, String, Timestamp)> = tx
