@@ -13,7 +13,9 @@ cd "$(dirname "$0")/.."
 APT_BUILD=(build-essential pkg-config cmake mold clang libssl-dev)
 APT_DESKTOP=(libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev)
 APT_AUDIO=(libasound2-dev libwebrtc-audio-processing-dev)
-APT_TEST_SESSION=(dbus dbus-x11 gnome-keyring libsecret-tools xvfb dunst pulseaudio pulseaudio-utils libasound2-plugins)
+# No dbus-x11: its dbus-launch "autolaunch" starts stray buses for programs
+# outside a session and, when that fails, signals every process (kill -1).
+APT_TEST_SESSION=(dbus gnome-keyring libsecret-tools xvfb dunst pulseaudio pulseaudio-utils libasound2-plugins)
 APT_DESKTOP_TESTS=(webkit2gtk-driver)
 APT_ALL=("${APT_BUILD[@]}" "${APT_DESKTOP[@]}" "${APT_AUDIO[@]}" "${APT_TEST_SESSION[@]}" "${APT_DESKTOP_TESTS[@]}")
 
