@@ -10,11 +10,13 @@
 //! bindings are generated from them and cannot drift.
 #![deny(missing_docs)]
 
+mod commands;
 mod events;
 mod states;
 
 use serde::{Deserialize, Serialize};
 
+pub use commands::{AgentCommand, ChosenState, CommandLine, PROTOCOL_VERSION, TransferMode};
 pub use events::{AgentEvent, CallId, NoteSync, TransferPhase};
 pub use states::{AgentState, CallState, RegistrationState};
 
