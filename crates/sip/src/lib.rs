@@ -94,15 +94,15 @@
 //! input may panic; the fuzz target in `fuzz/` holds the parser to that.
 #![deny(missing_docs)]
 
-use std::time::Instant;
-
 pub mod auth;
 pub mod call_data;
 pub mod dialog;
+pub mod engine;
 pub mod message;
 pub mod registration;
 pub mod transaction;
 
+pub use engine::{Engine, Flow, Input, Output};
 pub use message::{
     CSeq, Contact, Frame, Header, HeaderName, Headers, Host, Limits, Message, Method, NameAddr, Request, Response,
     SipUri, Transport, Uri, Via, parse, parse_stream, parse_with,
@@ -210,54 +210,6 @@ impl Error {
             Error::CSeqOutOfOrder { .. } | Error::TransactionState { .. } => 500,
             _ => 400,
         }
-    }
-}
-
-/// What the engine is fed.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum Input<'a> {
-    /// Bytes received from the transport (one WebSocket message).
-    Received(&'a [u8]),
-    /// The transport connected or reconnected.
-    Connected,
-    /// The transport dropped.
-    Disconnected,
-}
-
-/// What the engine asks for.
-#[derive(Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Output {
-    /// Send these bytes as one WebSocket message.
-    Transmit(Vec<u8>),
-    /// Call [`UserAgent::handle_timeout`] at this instant.
-    Timeout(Instant),
-}
-
-/// The sans-IO SIP user agent.
-#[derive(Debug, Default)]
-pub struct UserAgent {
-    outputs: std::collections::VecDeque<Output>,
-}
-
-impl UserAgent {
-    /// A user agent with nothing to do yet.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Feeds one input at time `now`.
-    pub fn handle_input(&mut self, _now: Instant, _input: Input<'_>) -> Result<(), Error> {
-        Ok(())
-    }
-
-    /// Advances timers to `now`.
-    pub fn handle_timeout(&mut self, _now: Instant) {}
-
-    /// The next output, if any.
-    pub fn poll_output(&mut self) -> Option<Output> {
-        self.outputs.pop_front()
     }
 }
 
