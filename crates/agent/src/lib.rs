@@ -11,12 +11,16 @@
 #![deny(missing_docs)]
 
 mod commands;
+pub mod config;
+pub mod dial_policy;
 mod events;
 mod states;
 
 use serde::{Deserialize, Serialize};
 
 pub use commands::{AgentCommand, ChosenState, CommandLine, PROTOCOL_VERSION, TransferMode};
+pub use config::{Config, ConfigError};
+pub use dial_policy::{DialPolicy, DialRefused};
 pub use events::{AgentEvent, CallId, NoteSync, TransferPhase};
 pub use states::{AgentState, CallState, RegistrationState};
 

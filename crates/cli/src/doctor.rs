@@ -5,6 +5,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use serde::Serialize;
+use warmline_agent::Config;
+use warmline_secrets::Keyring;
 
 /// How one check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -31,33 +33,78 @@ pub struct Check {
 
 fn checks(config: Option<&Path>) -> Vec<Check> {
     let mut out = Vec::new();
-    out.push(match config {
-        None => Check {
-            item: "configuration",
-            verdict: Verdict::Pass,
-            detail: "no configuration file: the embedded lab will be used".into(),
+    let loaded = match config {
+        None => {
+            out.push(Check {
+                item: "configuration",
+                verdict: Verdict::Pass,
+                detail: "no configuration file: the embedded lab will be used".into(),
+            });
+            None
+        }
+        Some(p) => match Config::load(p) {
+            Ok(c) => {
+                out.push(Check {
+                    item: "configuration",
+                    verdict: Verdict::Pass,
+                    detail: format!(
+                        "{} is valid ({} SBC URL(s), user {})",
+                        p.display(),
+                        c.sip.servers.len(),
+                        c.sip.user
+                    ),
+                });
+                Some(c)
+            }
+            Err(e) => {
+                out.push(Check { item: "configuration", verdict: Verdict::Fail, detail: e.to_string() });
+                None
+            }
         },
-        Some(p) if p.is_file() => Check {
-            item: "configuration",
-            verdict: Verdict::Warn,
-            detail: format!("{} exists; its contents are not checked by this build yet", p.display()),
-        },
-        Some(p) => Check {
-            item: "configuration",
-            verdict: Verdict::Fail,
-            detail: format!("{} does not exist or is not a file", p.display()),
-        },
-    });
+    };
     let k = warmline_secrets::health();
     out.push(Check {
         item: "keyring",
         verdict: if k.usable { Verdict::Pass } else { Verdict::Fail },
         detail: k.detail,
     });
+    if let (Some(c), true) = (&loaded, k.usable) {
+        out.push(secrets_check(c));
+    }
     for item in ["audio devices", "SBC reachability", "TURN", "Microsoft 365 sign-in"] {
         out.push(Check { item, verdict: Verdict::Warn, detail: "not checked yet by this build".into() });
     }
     out
+}
+
+/// Whether every keyring entry the configuration names is present (values
+/// are never printed).
+fn secrets_check(config: &Config) -> Check {
+    let keyring = match Keyring::open() {
+        Ok(k) => k,
+        Err(e) => return Check { item: "credentials", verdict: Verdict::Fail, detail: e.to_string() },
+    };
+    let mut missing = Vec::new();
+    for name in config.secret_names() {
+        match keyring.get(&name) {
+            Ok(Some(_)) => {}
+            Ok(None) => missing.push(name.user()),
+            Err(e) => return Check { item: "credentials", verdict: Verdict::Fail, detail: e.to_string() },
+        }
+    }
+    if missing.is_empty() {
+        Check {
+            item: "credentials",
+            verdict: Verdict::Pass,
+            detail: "every keyring entry the configuration needs is present".into(),
+        }
+    } else {
+        Check {
+            item: "credentials",
+            verdict: Verdict::Fail,
+            detail: format!("missing from the keyring (service \"warmline\"): {}", missing.join(", ")),
+        }
+    }
 }
 
 /// Runs every check and prints the report; fails when any check fails.

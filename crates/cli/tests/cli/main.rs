@@ -78,3 +78,32 @@ fn sip_lint_prints_one_json_line_per_file_and_fails_only_on_unreadable_files() {
     assert_eq!(stdout.lines().count(), 2, "still one line per file: {stdout}");
     assert!(stdout.contains("cannot read the file"), "{stdout}");
 }
+
+#[test]
+fn doctor_names_the_line_and_field_of_a_bad_configuration() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("warmline.toml");
+    std::fs::write(
+        &path,
+        "acd = \"pidf\"\n[sip]\nservers = [\"ws://sbc.contoso.example\"]\nuser = \"sip:1001@contoso.example\"\n",
+    )
+    .expect("write");
+    let out = cli().args(["doctor", "--json", "--config"]).arg(&path).output().expect("run");
+    assert!(!out.status.success(), "a bad configuration fails the pre-flight check");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().find(|l| l.contains("\"configuration\"")).expect("configuration line");
+    assert!(line.contains("\"fail\"") && line.contains("warmline.toml:3:") && line.contains("sip.servers"), "{line}");
+}
+
+#[test]
+fn doctor_accepts_the_shipped_example_and_lists_missing_credentials_by_name_only() {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/warmline.example.toml");
+    let out = cli().args(["doctor", "--json", "--config"]).arg(&example).output().expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let config = stdout.lines().find(|l| l.contains("\"configuration\"")).expect("configuration line");
+    assert!(config.contains("\"pass\""), "{config}");
+    if let Some(creds) = stdout.lines().find(|l| l.contains("\"credentials\"")) {
+        // Only in a session with a keyring (the test session has one).
+        assert!(creds.contains("sip-password:agent1001@contoso.example"), "{creds}");
+    }
+}

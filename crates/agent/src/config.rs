@@ -1,0 +1,850 @@
+//! The one configuration file of a real deployment (`warmline.toml`).
+//!
+//! No file means the embedded lab. A file names the SBC, the SIP account,
+//! STUN/TURN, the Microsoft 365 tenant, the CRM, the dial policy and the
+//! audio devices; secrets are never in it (they live in the OS keyring under
+//! the names [`Config::secret_names`] lists). An administrator can lock
+//! settings: the UI shows them read-only and the agent refuses to change them.
+//!
+//! A bad file is refused as a whole with an error that names the line, the
+//! column and the field, so an IT admin can fix it without reading code.
+//! `docs/configuration.md` and `assets/warmline.example.toml` document every
+//! field; a test checks that the example parses.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+use warmline_secrets::{SecretKind, SecretName};
+
+use crate::dial_policy::{DialPattern, DialPolicy};
+
+/// Where a problem is in the file: 1-based line and column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+}
+
+/// A configuration file that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {reason}")]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        reason: String,
+    },
+    /// The file is not valid TOML, or a field has the wrong type or name.
+    #[error("{path}:{}:{}: {message}", at.line, at.column)]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// Where.
+        at: Position,
+        /// What the TOML reader said.
+        message: String,
+    },
+    /// A field's value is not acceptable.
+    #[error("{path}:{}:{}: `{field}`: {message}", at.line, at.column)]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Where.
+        at: Position,
+        /// The dotted field name, e.g. `sip.servers`.
+        field: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+}
+
+impl ConfigError {
+    /// The 1-based line, when the error has one.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            ConfigError::Syntax { at, .. } | ConfigError::Invalid { at, .. } => Some(at.line),
+            ConfigError::Unreadable { .. } => None,
+        }
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The file it came from.
+    pub path: PathBuf,
+    /// Signalling.
+    pub sip: SipConfig,
+    /// Media transport.
+    pub media: MediaConfig,
+    /// Audio devices and processing.
+    pub audio: AudioConfig,
+    /// Microsoft 365 sign-in and Graph.
+    pub microsoft365: Option<Microsoft365Config>,
+    /// The CRM connector.
+    pub crm: CrmConfig,
+    /// How availability reaches the contact center.
+    pub acd: AcdKind,
+    /// Which numbers may be dialled.
+    pub dial_policy: DialPolicy,
+    /// Settings the UI shows read-only.
+    pub locked: Vec<Setting>,
+    /// Logs and SIP trace.
+    pub logging: LoggingConfig,
+}
+
+/// SIP account and servers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SipConfig {
+    /// SBC WebSocket URLs in failover order (`wss://`, or `ws://` on loopback).
+    pub servers: Vec<String>,
+    /// The address of record, `sip:user@domain`.
+    pub user: String,
+    /// The digest authorization user (often the same user part).
+    pub auth_user: String,
+    /// The name callees see.
+    pub display_name: Option<String>,
+    /// An outbound proxy URI, put in a pre-loaded Route.
+    pub outbound_proxy: Option<String>,
+    /// An extra CA certificate (PEM) for a private SBC certificate.
+    pub extra_ca: Option<PathBuf>,
+    /// REGISTER lifetime in seconds.
+    pub register_expires: u32,
+    /// Headers that carry the queue and case ids, in that order.
+    pub queue_header: String,
+    /// Header carrying the case id.
+    pub case_header: String,
+    /// Honour Call-Info `answer-after` from the SBC.
+    pub auto_answer: bool,
+    /// Accept REFER from the far end (the SBC moving the customer).
+    pub accept_transfers: bool,
+    /// RFC 4028 session interval in seconds.
+    pub session_expires: u32,
+}
+
+/// STUN and TURN.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MediaConfig {
+    /// `stun:host:port` URLs.
+    pub stun: Vec<String>,
+    /// TURN servers (credentials in the keyring).
+    pub turn: Vec<TurnServer>,
+    /// Relay-only ICE (locked-down networks).
+    pub relay_only: bool,
+    /// The longest ICE gathering may delay call setup, in milliseconds.
+    pub ice_gathering_ms: u32,
+}
+
+/// One TURN server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TurnServer {
+    /// `turn:host:port?transport=udp|tcp` or `turns:host:443?transport=tcp`.
+    pub url: String,
+    /// The TURN user name; the credential is in the keyring.
+    pub username: String,
+}
+
+/// Audio devices by id (`default` follows the system).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AudioConfig {
+    /// Microphone.
+    pub input: String,
+    /// Headset or speaker.
+    pub output: String,
+    /// Where the ringtone plays.
+    pub ringer: String,
+    /// Acoustic echo cancellation.
+    pub echo_cancellation: bool,
+    /// Noise suppression.
+    pub noise_suppression: bool,
+}
+
+impl Default for AudioConfig {
+    fn default() -> Self {
+        AudioConfig {
+            input: "default".into(),
+            output: "default".into(),
+            ringer: "default".into(),
+            echo_cancellation: true,
+            noise_suppression: true,
+        }
+    }
+}
+
+/// Microsoft Entra ID and Graph.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Microsoft365Config {
+    /// Tenant id (GUID) or domain.
+    pub tenant: String,
+    /// The app registration's client id.
+    pub client_id: String,
+    /// The authority base URL.
+    pub authority: String,
+    /// The Graph base URL.
+    pub graph: String,
+}
+
+/// Which CRM connector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CrmConfig {
+    /// Notes stay local; no customer data beyond call history.
+    None,
+    /// The REST connector (token in the keyring).
+    Rest {
+        /// Base URL.
+        url: String,
+    },
+}
+
+/// How availability reaches the contact center.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcdKind {
+    /// SIP PUBLISH with a PIDF body (RFC 3903), as the lab's ACD takes it.
+    Pidf,
+    /// A plain PBX: the agent answers 486 Busy Here when not available.
+    None,
+}
+
+/// Log settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggingConfig {
+    /// `error`, `warn`, `info`, `debug` or `trace`.
+    pub level: String,
+    /// Write a redacted SIP trace to the log directory.
+    pub sip_trace: bool,
+}
+
+/// A setting an administrator can lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum Setting {
+    /// The SIP account and servers.
+    Sip,
+    /// STUN/TURN.
+    Media,
+    /// Audio devices.
+    Audio,
+    /// Microsoft 365 tenant.
+    Microsoft365,
+    /// The CRM connector.
+    Crm,
+    /// The dial policy.
+    DialPolicy,
+    /// Log level and SIP trace.
+    Logging,
+}
+
+impl Setting {
+    const ALL: [(&'static str, Setting); 7] = [
+        ("sip", Setting::Sip),
+        ("media", Setting::Media),
+        ("audio", Setting::Audio),
+        ("microsoft365", Setting::Microsoft365),
+        ("crm", Setting::Crm),
+        ("dial_policy", Setting::DialPolicy),
+        ("logging", Setting::Logging),
+    ];
+}
+
+impl fmt::Display for Setting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = Setting::ALL.iter().find(|(_, s)| s == self).map_or("?", |(n, _)| n);
+        f.write_str(name)
+    }
+}
+
+// ---- the file as written -------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    sip: FileSip,
+    #[serde(default)]
+    media: FileMedia,
+    #[serde(default)]
+    audio: FileAudio,
+    microsoft365: Option<FileM365>,
+    crm: Option<FileCrm>,
+    acd: Option<Spanned<String>>,
+    #[serde(default)]
+    dial_policy: FileDialPolicy,
+    #[serde(default)]
+    admin: FileAdmin,
+    #[serde(default)]
+    logging: FileLogging,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSip {
+    servers: Spanned<Vec<Spanned<String>>>,
+    user: Spanned<String>,
+    auth_user: Option<Spanned<String>>,
+    display_name: Option<String>,
+    outbound_proxy: Option<Spanned<String>>,
+    extra_ca: Option<Spanned<String>>,
+    register_expires: Option<Spanned<i64>>,
+    queue_header: Option<String>,
+    case_header: Option<String>,
+    #[serde(default)]
+    auto_answer: bool,
+    #[serde(default = "yes")]
+    accept_transfers: bool,
+    session_expires: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileMedia {
+    #[serde(default)]
+    stun: Vec<Spanned<String>>,
+    #[serde(default)]
+    turn: Vec<FileTurn>,
+    #[serde(default)]
+    relay_only: bool,
+    ice_gathering_ms: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileTurn {
+    url: Spanned<String>,
+    username: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileAudio {
+    input: Option<String>,
+    output: Option<String>,
+    ringer: Option<String>,
+    echo_cancellation: Option<bool>,
+    noise_suppression: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileM365 {
+    tenant: Spanned<String>,
+    client_id: Spanned<String>,
+    authority: Option<Spanned<String>>,
+    graph: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileCrm {
+    kind: Spanned<String>,
+    url: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileDialPolicy {
+    #[serde(default)]
+    allowed: Vec<Spanned<String>>,
+    #[serde(default)]
+    emergency: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileAdmin {
+    #[serde(default)]
+    locked: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileLogging {
+    level: Option<Spanned<String>>,
+    #[serde(default)]
+    sip_trace: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The numbers dialled without any policy: emergency services in the
+/// regions Warmline ships to.
+pub const DEFAULT_EMERGENCY: [&str; 4] = ["911", "112", "999", "000"];
+
+/// The default Entra authority.
+pub const ENTRA_AUTHORITY: &str = "https://login.microsoftonline.com";
+/// The default Graph base URL.
+pub const GRAPH_BASE: &str = "https://graph.microsoft.com";
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::Unreadable { path: path.to_owned(), reason: e.to_string() })?;
+        Config::parse(path, &text)
+    }
+
+    /// Validates configuration text; `path` is only used in messages.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let cx = Cx { path, text };
+        let file: File = toml::from_str(text).map_err(|e| {
+            let at = e.span().map_or(Position { line: 1, column: 1 }, |s| position(text, s.start));
+            ConfigError::Syntax { path: path.to_owned(), at, message: e.message().trim().to_owned() }
+        })?;
+
+        let s = file.sip;
+        if s.servers.get_ref().is_empty() {
+            return Err(cx.invalid(&s.servers, "sip.servers", "list at least one SBC WebSocket URL (wss://...)"));
+        }
+        let mut servers = Vec::new();
+        for server in s.servers.get_ref() {
+            cx.websocket_url(server, "sip.servers")?;
+            servers.push(server.get_ref().clone());
+        }
+        let (user_part, _domain) = cx.sip_aor(&s.user, "sip.user")?;
+        let auth_user = match &s.auth_user {
+            Some(a) if a.get_ref().trim().is_empty() => {
+                return Err(cx.invalid(a, "sip.auth_user", "must not be empty (leave it out to use the user part)"));
+            }
+            Some(a) => a.get_ref().clone(),
+            None => user_part,
+        };
+        let outbound_proxy = match &s.outbound_proxy {
+            Some(p) => {
+                let v = p.get_ref();
+                if !(v.starts_with("sip:") || v.starts_with("sips:")) || v.len() < 5 {
+                    return Err(cx.invalid(p, "sip.outbound_proxy", "must be a SIP URI, e.g. sip:sbc.example.com;lr"));
+                }
+                Some(v.clone())
+            }
+            None => None,
+        };
+        let extra_ca = match &s.extra_ca {
+            Some(p) if !Path::new(p.get_ref()).is_absolute() => {
+                return Err(cx.invalid(p, "sip.extra_ca", "must be an absolute path to a PEM file"));
+            }
+            Some(p) => Some(PathBuf::from(p.get_ref())),
+            None => None,
+        };
+        let register_expires = cx.range(s.register_expires.as_ref(), "sip.register_expires", 60, 86_400, 600)?;
+        let session_expires = cx.range(s.session_expires.as_ref(), "sip.session_expires", 90, 86_400, 1800)?;
+        let sip = SipConfig {
+            servers,
+            user: s.user.get_ref().clone(),
+            auth_user,
+            display_name: s.display_name,
+            outbound_proxy,
+            extra_ca,
+            register_expires,
+            queue_header: s.queue_header.unwrap_or_else(|| "X-Queue".into()),
+            case_header: s.case_header.unwrap_or_else(|| "X-Case-Id".into()),
+            auto_answer: s.auto_answer,
+            accept_transfers: s.accept_transfers,
+            session_expires,
+        };
+
+        let m = file.media;
+        let mut stun = Vec::new();
+        for url in &m.stun {
+            cx.scheme(url, "media.stun", &["stun:", "stuns:"])?;
+            stun.push(url.get_ref().clone());
+        }
+        let mut turn = Vec::new();
+        for t in m.turn {
+            cx.scheme(&t.url, "media.turn.url", &["turn:", "turns:"])?;
+            turn.push(TurnServer { url: t.url.get_ref().clone(), username: t.username });
+        }
+        if m.relay_only && turn.is_empty() {
+            let at = Position { line: 1, column: 1 };
+            return Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                at: find_key(text, "relay_only").unwrap_or(at),
+                field: "media.relay_only".into(),
+                message: "relay-only ICE needs at least one [[media.turn]] server".into(),
+            });
+        }
+        let ice_gathering_ms = cx.range(m.ice_gathering_ms.as_ref(), "media.ice_gathering_ms", 100, 10_000, 1000)?;
+        let media = MediaConfig { stun, turn, relay_only: m.relay_only, ice_gathering_ms };
+
+        let a = file.audio;
+        let defaults = AudioConfig::default();
+        let audio = AudioConfig {
+            input: a.input.unwrap_or(defaults.input),
+            output: a.output.unwrap_or(defaults.output),
+            ringer: a.ringer.unwrap_or(defaults.ringer),
+            echo_cancellation: a.echo_cancellation.unwrap_or(true),
+            noise_suppression: a.noise_suppression.unwrap_or(true),
+        };
+
+        let microsoft365 = match file.microsoft365 {
+            Some(m) => {
+                if m.tenant.get_ref().trim().is_empty() {
+                    return Err(cx.invalid(&m.tenant, "microsoft365.tenant", "the tenant id or domain is empty"));
+                }
+                if !is_guid(m.client_id.get_ref()) {
+                    return Err(cx.invalid(
+                        &m.client_id,
+                        "microsoft365.client_id",
+                        "must be the app registration's client id, a GUID like 00000000-0000-0000-0000-000000000000",
+                    ));
+                }
+                let authority = match &m.authority {
+                    Some(u) => cx.https_url(u, "microsoft365.authority")?,
+                    None => ENTRA_AUTHORITY.to_owned(),
+                };
+                let graph = match &m.graph {
+                    Some(u) => cx.https_url(u, "microsoft365.graph")?,
+                    None => GRAPH_BASE.to_owned(),
+                };
+                Some(Microsoft365Config {
+                    tenant: m.tenant.get_ref().clone(),
+                    client_id: m.client_id.get_ref().clone(),
+                    authority,
+                    graph,
+                })
+            }
+            None => None,
+        };
+
+        let crm = match file.crm {
+            None => CrmConfig::None,
+            Some(c) => match c.kind.get_ref().as_str() {
+                "none" => CrmConfig::None,
+                "rest" => match &c.url {
+                    Some(u) => CrmConfig::Rest { url: cx.https_url(u, "crm.url")? },
+                    None => return Err(cx.invalid(&c.kind, "crm.url", "a REST CRM needs `url`")),
+                },
+                _ => return Err(cx.invalid(&c.kind, "crm.kind", "must be \"rest\" or \"none\"")),
+            },
+        };
+
+        let acd = match &file.acd {
+            None => AcdKind::None,
+            Some(k) => match k.get_ref().as_str() {
+                "pidf" => AcdKind::Pidf,
+                "none" => AcdKind::None,
+                _ => return Err(cx.invalid(k, "acd", "must be \"pidf\" (SIP PUBLISH presence) or \"none\"")),
+            },
+        };
+
+        let mut allowed = Vec::new();
+        for p in &file.dial_policy.allowed {
+            allowed.push(
+                DialPattern::parse(p.get_ref())
+                    .map_err(|why| cx.invalid(p, "dial_policy.allowed", &why.to_string()))?,
+            );
+        }
+        let mut emergency = Vec::new();
+        for e in &file.dial_policy.emergency {
+            if e.get_ref().is_empty() || !e.get_ref().chars().all(|c| c.is_ascii_digit()) {
+                return Err(cx.invalid(e, "dial_policy.emergency", "emergency numbers are digits only, e.g. \"911\""));
+            }
+            emergency.push(e.get_ref().clone());
+        }
+        if emergency.is_empty() {
+            emergency = DEFAULT_EMERGENCY.iter().map(|s| (*s).to_owned()).collect();
+        }
+        let dial_policy = DialPolicy::new(allowed, emergency);
+
+        let mut locked = Vec::new();
+        for l in &file.admin.locked {
+            let Some((_, s)) = Setting::ALL.iter().find(|(n, _)| n == l.get_ref()) else {
+                let names: Vec<_> = Setting::ALL.iter().map(|(n, _)| *n).collect();
+                return Err(cx.invalid(
+                    l,
+                    "admin.locked",
+                    &format!("unknown setting; use one of {}", names.join(", ")),
+                ));
+            };
+            if !locked.contains(s) {
+                locked.push(*s);
+            }
+        }
+
+        let level = match &file.logging.level {
+            Some(l) if ["error", "warn", "info", "debug", "trace"].contains(&l.get_ref().as_str()) => {
+                l.get_ref().clone()
+            }
+            Some(l) => return Err(cx.invalid(l, "logging.level", "must be error, warn, info, debug or trace")),
+            None => "info".into(),
+        };
+
+        Ok(Config {
+            path: path.to_owned(),
+            sip,
+            media,
+            audio,
+            microsoft365,
+            crm,
+            acd,
+            dial_policy,
+            locked,
+            logging: LoggingConfig { level, sip_trace: file.logging.sip_trace },
+        })
+    }
+
+    /// Where the configuration is: `explicit` if given, else the user's
+    /// file (`~/.config/warmline/warmline.toml` on Linux), else the
+    /// machine-wide `/etc/warmline/warmline.toml`. `None` means the
+    /// embedded lab.
+    pub fn locate(explicit: Option<&Path>) -> Option<PathBuf> {
+        if let Some(p) = explicit {
+            return Some(p.to_owned());
+        }
+        let user = dirs::config_dir().map(|d| d.join("warmline").join("warmline.toml"));
+        let system = cfg!(unix).then(|| PathBuf::from("/etc/warmline/warmline.toml"));
+        [user, system].into_iter().flatten().find(|p| p.is_file())
+    }
+
+    /// Whether the administrator locked this setting.
+    pub fn is_locked(&self, setting: Setting) -> bool {
+        self.locked.contains(&setting)
+    }
+
+    /// The keyring entries this configuration needs.
+    pub fn secret_names(&self) -> Vec<SecretName> {
+        let mut names = vec![self.sip_password_name()];
+        for t in &self.media.turn {
+            names.push(SecretName::new(SecretKind::TurnCredential, format!("{}@{}", t.username, t.url)));
+        }
+        if let CrmConfig::Rest { url } = &self.crm {
+            names.push(SecretName::new(SecretKind::CrmToken, url.clone()));
+        }
+        names
+    }
+
+    /// The keyring entry of the SIP digest password.
+    pub fn sip_password_name(&self) -> SecretName {
+        SecretName::new(SecretKind::SipPassword, format!("{}@{}", self.sip.auth_user, self.sip_domain()))
+    }
+
+    /// The domain of the address of record.
+    pub fn sip_domain(&self) -> &str {
+        self.sip.user.split_once('@').map_or("", |(_, d)| d.split([';', '>']).next().unwrap_or(d))
+    }
+}
+
+struct Cx<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Cx<'_> {
+    fn invalid<T>(&self, value: &Spanned<T>, field: &str, message: &str) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.to_owned(),
+            at: position(self.text, value.span().start),
+            field: field.to_owned(),
+            message: message.to_owned(),
+        }
+    }
+
+    fn websocket_url(&self, value: &Spanned<String>, field: &str) -> Result<(), ConfigError> {
+        let url = url::Url::parse(value.get_ref())
+            .map_err(|e| self.invalid(value, field, &format!("not a URL ({e}); write wss://sbc.example.com")))?;
+        match url.scheme() {
+            "wss" => Ok(()),
+            "ws" if is_loopback(&url) => Ok(()),
+            "ws" => Err(self.invalid(
+                value,
+                field,
+                "plain ws:// is only allowed on loopback; use wss:// so signalling is encrypted",
+            )),
+            other => Err(self.invalid(value, field, &format!("scheme `{other}` is not a WebSocket; use wss://"))),
+        }
+    }
+
+    fn https_url(&self, value: &Spanned<String>, field: &str) -> Result<String, ConfigError> {
+        let url =
+            url::Url::parse(value.get_ref()).map_err(|e| self.invalid(value, field, &format!("not a URL ({e})")))?;
+        match url.scheme() {
+            "https" => Ok(value.get_ref().trim_end_matches('/').to_owned()),
+            "http" if is_loopback(&url) => Ok(value.get_ref().trim_end_matches('/').to_owned()),
+            _ => Err(self.invalid(value, field, "must be an https:// URL (http:// only on loopback)")),
+        }
+    }
+
+    fn scheme(&self, value: &Spanned<String>, field: &str, schemes: &[&str]) -> Result<(), ConfigError> {
+        let v = value.get_ref();
+        let rest = schemes.iter().find_map(|s| v.strip_prefix(s));
+        match rest {
+            Some(host) if !host.is_empty() => Ok(()),
+            _ => Err(self.invalid(value, field, &format!("must start with {}", schemes.join(" or ")))),
+        }
+    }
+
+    fn sip_aor(&self, value: &Spanned<String>, field: &str) -> Result<(String, String), ConfigError> {
+        let v = value.get_ref();
+        let rest = v.strip_prefix("sip:").or_else(|| v.strip_prefix("sips:"));
+        match rest.and_then(|r| r.split_once('@')) {
+            Some((user, domain)) if !user.is_empty() && !domain.is_empty() => Ok((user.to_owned(), domain.to_owned())),
+            _ => Err(self.invalid(value, field, "must be a SIP address of record like sip:agent1001@pbx.example.com")),
+        }
+    }
+
+    fn range(
+        &self,
+        value: Option<&Spanned<i64>>,
+        field: &str,
+        min: i64,
+        max: i64,
+        default: u32,
+    ) -> Result<u32, ConfigError> {
+        match value {
+            None => Ok(default),
+            Some(v) if (min..=max).contains(v.get_ref()) => Ok(u32::try_from(*v.get_ref()).unwrap_or(default)),
+            Some(v) => Err(self.invalid(v, field, &format!("must be between {min} and {max}"))),
+        }
+    }
+}
+
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+fn is_guid(s: &str) -> bool {
+    let groups: Vec<_> = s.split('-').collect();
+    groups.len() == 5
+        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+fn position(text: &str, offset: usize) -> Position {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    Position { line, column }
+}
+
+fn find_key(text: &str, key: &str) -> Option<Position> {
+    let mut offset = 0;
+    for l in text.split_inclusive('\n') {
+        if l.trim_start().starts_with(key) {
+            return Some(position(text, offset + (l.len() - l.trim_start().len())));
+        }
+        offset += l.len();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "[sip]\nservers = [\"wss://sbc.example.com\"]\nuser = \"sip:1001@pbx.example.com\"\n";
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("warmline.toml"), text)
+    }
+
+    #[test]
+    fn the_shipped_example_parses_and_means_what_its_comments_say() {
+        let text = include_str!("../../../assets/warmline.example.toml");
+        let c = parse(text).expect("the example is valid");
+        assert_eq!(c.sip.servers, ["wss://sbc1.contoso.example:443", "wss://sbc2.contoso.example:443"]);
+        assert_eq!(c.sip.auth_user, "agent1001");
+        assert_eq!(c.acd, AcdKind::Pidf);
+        assert!(c.is_locked(Setting::Sip) && c.is_locked(Setting::DialPolicy) && !c.is_locked(Setting::Audio));
+        assert!(c.media.turn.iter().any(|t| t.url.starts_with("turns:") && t.url.contains(":443")));
+        assert!(c.dial_policy.allows("+14255550100").is_ok());
+        assert!(c.dial_policy.allows("+900555").is_err());
+        assert!(c.dial_policy.allows("911").is_ok(), "emergency numbers are always allowed");
+        assert!(matches!(c.crm, CrmConfig::Rest { .. }));
+        assert_eq!(c.sip_password_name().user(), "sip-password:agent1001@contoso.example");
+        assert_eq!(c.secret_names().len(), 4, "SIP password, two TURN credentials, the CRM token");
+    }
+
+    #[test]
+    fn a_minimal_file_gets_safe_defaults() {
+        let c = parse(MINIMAL).expect("valid");
+        assert_eq!(c.sip.auth_user, "1001");
+        assert_eq!(c.sip.register_expires, 600);
+        assert!(!c.sip.auto_answer, "auto-answer is off unless the admin turns it on");
+        assert!(c.sip.accept_transfers);
+        assert_eq!(c.acd, AcdKind::None);
+        assert_eq!(c.crm, CrmConfig::None);
+        assert!(c.microsoft365.is_none());
+        assert_eq!(c.audio, AudioConfig::default());
+        assert!(c.dial_policy.allows("112").is_ok());
+        assert!(c.dial_policy.allows("+14255550100").is_ok(), "no allow-list means any number");
+    }
+
+    #[test]
+    fn syntax_errors_name_the_line() {
+        let e = parse("[sip]\nservers = [\"wss://a\"\nuser = 1\n").expect_err("refused");
+        assert!(matches!(e, ConfigError::Syntax { .. }), "{e}");
+        assert!(e.to_string().starts_with("warmline.toml:"), "{e}");
+        assert!(e.line().is_some_and(|l| l >= 2), "{e}");
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_with_their_line() {
+        let e = parse(&format!("{MINIMAL}registar = \"x\"\n")).expect_err("refused");
+        assert_eq!(e.line(), Some(4), "{e}");
+        assert!(e.to_string().contains("registar"), "{e}");
+    }
+
+    #[test]
+    fn wrong_types_name_the_field() {
+        let e = parse("[sip]\nservers = \"wss://sbc.example.com\"\nuser = \"sip:1@x\"\n").expect_err("refused");
+        assert_eq!(e.line(), Some(2), "{e}");
+    }
+
+    #[test]
+    fn invalid_values_name_line_and_field() {
+        let cases = [
+            ("[sip]\nservers = [\"ws://sbc.example.com\"]\nuser = \"sip:1@x\"\n", 2, "sip.servers", "loopback"),
+            ("[sip]\nservers = []\nuser = \"sip:1@x\"\n", 2, "sip.servers", "at least one"),
+            ("[sip]\nservers = [\"https://sbc\"]\nuser = \"sip:1@x\"\n", 2, "sip.servers", "not a WebSocket"),
+            ("[sip]\nservers = [\"wss://sbc\"]\nuser = \"1001\"\n", 3, "sip.user", "address of record"),
+            (&format!("{MINIMAL}register_expires = 5\n"), 4, "sip.register_expires", "between"),
+            (&format!("{MINIMAL}[microsoft365]\ntenant = \"contoso\"\nclient_id = \"abc\"\n"), 6, "client_id", "GUID"),
+            (&format!("{MINIMAL}[crm]\nkind = \"salesforce\"\n"), 5, "crm.kind", "rest"),
+            (&format!("{MINIMAL}[crm]\nkind = \"rest\"\nurl = \"http://crm.example.com\"\n"), 6, "crm.url", "https"),
+            (&format!("{MINIMAL}[dial_policy]\nallowed = [\"+1 425 ???\"]\n"), 5, "dial_policy.allowed", ""),
+            (&format!("{MINIMAL}[admin]\nlocked = [\"everything\"]\n"), 5, "admin.locked", "dial_policy"),
+            (&format!("{MINIMAL}[media]\nrelay_only = true\n"), 5, "media.relay_only", "turn"),
+            (&format!("{MINIMAL}[media]\nstun = [\"stun.example.com\"]\n"), 5, "media.stun", "stun:"),
+            (&format!("{MINIMAL}[logging]\nlevel = \"loud\"\n"), 5, "logging.level", "info"),
+        ];
+        for (text, line, field, hint) in cases {
+            let e = parse(text).expect_err("refused");
+            assert_eq!(e.line(), Some(line), "{e}\n--- in ---\n{text}");
+            let msg = e.to_string();
+            assert!(msg.contains(field) && msg.contains(hint), "{msg}");
+        }
+    }
+
+    #[test]
+    fn loopback_lab_urls_may_be_plain() {
+        let text = "[sip]\nservers = [\"ws://127.0.0.1:5066\"]\nuser = \"sip:1@lab\"\n[crm]\nkind = \"rest\"\nurl = \"http://127.0.0.1:8080/\"\n";
+        let c = parse(text).expect("loopback is fine");
+        assert_eq!(c.crm, CrmConfig::Rest { url: "http://127.0.0.1:8080".into() });
+    }
+
+    #[test]
+    fn an_explicit_path_wins_and_nothing_found_means_the_lab() {
+        assert_eq!(Config::locate(Some(Path::new("/x/w.toml"))), Some(PathBuf::from("/x/w.toml")));
+        if std::env::var_os("WARMLINE_TEST_SESSION").is_some() {
+            // The test session's XDG_CONFIG_HOME is a fresh directory.
+            assert!(Config::locate(None).is_none_or(|p| p.starts_with("/etc")));
+        }
+    }
+
+    #[test]
+    fn an_unreadable_file_says_which() {
+        let e = Config::load(Path::new("/nonexistent/warmline.toml")).expect_err("refused");
+        assert!(e.to_string().contains("/nonexistent/warmline.toml"), "{e}");
+    }
+}
