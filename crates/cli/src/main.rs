@@ -82,26 +82,59 @@ struct DoctorArgs {
 
 /// Exit status for a subcommand this build does not have yet.
 const EXIT_NOT_AVAILABLE: u8 = 69; // EX_UNAVAILABLE
+/// Exit status for a bad configuration or scenario file.
+const EXIT_CONFIG: u8 = 78; // EX_CONFIG
 
 fn not_available(what: &str) -> ExitCode {
     eprintln!("warmline-cli: {what} is not available yet in this build");
     ExitCode::from(EXIT_NOT_AVAILABLE)
 }
 
+/// `warmline-cli lab`: the lab standalone, driven by JSON lines on stdin
+/// (docs/lab.md).
+fn lab(scenario: Option<&std::path::Path>) -> ExitCode {
+    let scenario = match scenario {
+        Some(path) => warmline_lab::Scenario::load(path),
+        None => Ok(warmline_lab::Scenario::default_scenario()),
+    };
+    let scenario = match scenario {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("warmline-cli: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("warmline-cli: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let lab = match warmline_lab::Lab::start(scenario).await {
+            Ok(lab) => lab,
+            Err(e) => {
+                eprintln!("warmline-cli: the lab did not start: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let stdin = tokio::io::BufReader::new(tokio::io::stdin());
+        match lab.serve_lines(stdin, tokio::io::stdout()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("warmline-cli: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Agent(_) => not_available("the headless agent (`agent`)"),
-        Command::Lab(_) => match warmline_lab::start() {
-            Ok(endpoints) => {
-                println!("{}", serde_json::to_string(&endpoints).unwrap_or_default());
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("warmline-cli: {e}");
-                ExitCode::from(EXIT_NOT_AVAILABLE)
-            }
-        },
+        Command::Lab(args) => lab(args.scenario.as_deref()),
         Command::Sip(SipCommand::Lint { files }) => sip_lint::run(&files),
         Command::Doctor(args) => doctor::run(args.config.as_deref(), args.json),
     }

@@ -9,6 +9,7 @@ fn cli() -> Command {
 #[test]
 fn subcommands_not_built_yet_say_so_and_do_not_panic() {
     let args = ["agent", "--lab"];
+    // The headless agent comes with the agent session; the lab itself runs.
     let out = cli().args(args).output().expect("run warmline-cli");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(69), "{args:?}: exit status EX_UNAVAILABLE; stderr: {stderr}");
@@ -106,4 +107,45 @@ fn doctor_accepts_the_shipped_example_and_lists_missing_credentials_by_name_only
         // Only in a session with a keyring (the test session has one).
         assert!(creds.contains("sip-password:agent1001@contoso.example"), "{creds}");
     }
+}
+
+#[test]
+fn lab_prints_its_endpoints_then_answers_json_lines_until_quit() {
+    use std::io::{BufRead, BufReader, Write};
+    let mut child = cli()
+        .arg("lab")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run warmline-cli lab");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let ready: serde_json::Value =
+        serde_json::from_str(&lines.next().expect("a ready line").expect("read")).expect("JSON");
+    assert_eq!(ready["event"], "ready", "{ready}");
+    for url in ["graph_base", "crm_base", "entra_authority"] {
+        let u = ready["endpoints"][url].as_str().unwrap_or_default();
+        assert!(u.starts_with("http://127.0.0.1:"), "{url} on loopback with an ephemeral port: {ready}");
+    }
+    writeln!(
+        stdin,
+        r#"{{"id":7,"cmd":"presence","expert":"Priya Natarajan","availability":"Busy","activity":"InACall"}}"#
+    )
+    .expect("write");
+    let reply: serde_json::Value = serde_json::from_str(&lines.next().expect("a reply").expect("read")).expect("JSON");
+    assert_eq!(reply["id"], 7, "the id is echoed: {reply}");
+    writeln!(stdin, r#"{{"cmd":"quit"}}"#).expect("write");
+    drop(stdin);
+    assert!(child.wait().expect("exit").success());
+}
+
+#[test]
+fn lab_refuses_a_bad_scenario_naming_the_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("s.toml");
+    std::fs::write(&path, "seed = \"many\"\n").expect("write");
+    let out = cli().arg("lab").arg("--scenario").arg(&path).output().expect("run");
+    assert_eq!(out.status.code(), Some(78), "EX_CONFIG");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("s.toml:1:"), "{stderr}");
 }

@@ -1,0 +1,12 @@
+//! The lab's stand-ins over HTTP, as clients see them: the Teams and store
+//! conformance suites, sign-in flows, Graph queries and faults, the CRM and
+//! its outages, the control API and its JSON-lines protocol.
+
+mod commands;
+mod crm;
+mod entra;
+mod graph;
+mod store_conformance;
+mod support;
+mod teams_client;
+mod teams_conformance;
