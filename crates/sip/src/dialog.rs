@@ -114,6 +114,29 @@ impl Dialog {
         &self.remote_target
     }
 
+    /// Our address (From in our requests), with our tag.
+    pub fn local(&self) -> &NameAddr {
+        &self.local
+    }
+
+    /// The peer's address (To in our requests), with its tag.
+    pub fn remote(&self) -> &NameAddr {
+        &self.remote
+    }
+
+    /// Whether the dialog is still early (no 2xx yet).
+    pub fn is_early(&self) -> bool {
+        self.state == State::Early
+    }
+
+    /// Takes the next local CSeq number without building a request, for a
+    /// request rebuilt with new credentials (RFC 3261 22.2: a new CSeq).
+    pub fn next_local_seq(&mut self) -> u32 {
+        let seq = self.local_seq.map_or(1, |s| s.wrapping_add(1));
+        self.local_seq = Some(seq);
+        seq
+    }
+
     /// The route set, in the order requests carry it.
     pub fn route_set(&self) -> &[NameAddr] {
         &self.route_set

@@ -1,16 +1,107 @@
 //! SIP user agent for Warmline, spoken over WebSocket (RFC 7118).
 //!
-//! The core is sans-IO: it is fed `(now, input)` and drained of outputs
-//! (bytes to transmit, timers to arm, events for the agent). It never reads
-//! the clock, opens a socket or spawns a task, so tests drive it on
-//! simulated time and a 32-second transaction timeout runs in microseconds.
-//! A thin tokio transport beside it (not written yet) will own the
-//! WebSocket and the timers.
+//! The core is sans-IO: [`UserAgent`] is fed `(now, input)` and drained of
+//! outputs (frames to send, events for the agent, a request to reconnect).
+//! It never reads the clock, opens a socket or spawns a task, so tests
+//! drive it on simulated time and a 32-second timeout runs in microseconds.
+//! The transport (a tokio WebSocket shell, or a test's simulated network)
+//! moves frames and time and holds no SIP state; the contract between them
+//! is [`Engine`].
 //!
-//! Layers, bottom up: [`message`] (parse and serialize), [`transaction`]
-//! (RFC 3261 section 17), [`dialog`] (section 12), [`registration`], and the
-//! call session with offer/answer and transfer (REFER, Replaces), still to
-//! come.
+//! # The run loop
+//!
+//! Feed what happened, drain every output, sleep until
+//! [`Engine::poll_timeout`] or the next frame, repeat. Commands from the
+//! owner (dial, answer, hold, transfer ...) are methods taking `now`; what
+//! they cause comes out of the same loop.
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use warmline_sip::ua::{Config, EndReason, Event};
+//! use warmline_sip::{Engine, Flow, HeaderName, Input, Message, Output, Response, Transport, UserAgent, parse};
+//!
+//! /// One turn: everything the user agent has to say.
+//! fn drain(ua: &mut UserAgent, frames: &mut Vec<Vec<u8>>, events: &mut Vec<Event>) {
+//!     while let Some(output) = ua.poll_output() {
+//!         match output {
+//!             Output::Transmit(frame) => frames.push(frame), // one WebSocket message
+//!             Output::Event(event) => events.push(event),    // for the agent session
+//!             Output::Reconnect { .. } => {}                  // close; connect to the next SBC
+//!             _ => {}
+//!         }
+//!     }
+//! }
+//!
+//! let registrar = "sip:example.com".parse()?;
+//! // The password comes from the OS keyring, in memory; it is never logged.
+//! let mut config = Config::new("sip:agent42@example.com".parse()?, "agent42", "s3cret", registrar);
+//! config.seed = 42; // every tag, branch and Call-ID derives from it: use a random one
+//! let mut ua = UserAgent::new(config);
+//! let (mut frames, mut events) = (Vec::new(), Vec::new());
+//! let start = Instant::now();
+//!
+//! // The transport connected: the user agent registers on the new flow.
+//! let flow = Flow {
+//!     transport: Transport::Wss,
+//!     local_host: "df7jal23ls0d.invalid".into(),
+//!     server: "wss://sbc.example.com".into(),
+//!     server_index: 0,
+//! };
+//! ua.handle_input(start, Input::Connected(flow));
+//! drain(&mut ua, &mut frames, &mut events);
+//! let Ok(Message::Request(register)) = parse(&frames[0]) else { unreachable!("a REGISTER") };
+//!
+//! // The registrar accepts (a real one challenges first: 401/407 digest is
+//! // answered inside, MD5 or SHA-256).
+//! let mut ok = Response::to_request(&register, 200);
+//! ok.headers.set(HeaderName::To, "<sip:agent42@example.com>;tag=r1");
+//! ok.headers.push(HeaderName::Expires, "600");
+//! ua.handle_input(start, Input::Received(&ok.to_bytes()));
+//! drain(&mut ua, &mut frames, &mut events);
+//! assert_eq!(events.last(), Some(&Event::Registered { expires: Duration::from_secs(600) }));
+//!
+//! // Dial with the media layer's SDP offer; the INVITE goes out at once.
+//! let offer = b"v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\n".to_vec();
+//! let call = ua.dial(start, "sip:expert@example.com".parse()?, offer)?;
+//! drain(&mut ua, &mut frames, &mut events);
+//! assert!(frames.last().is_some_and(|f| f.starts_with(b"INVITE sip:expert@example.com SIP/2.0")));
+//!
+//! // Nobody answers. The transport sleeps until each deadline and says so.
+//! let mut now = start;
+//! while !events.iter().any(|e| matches!(e, Event::Ended { .. })) {
+//!     now = ua.poll_timeout().expect("a timer is armed");
+//!     ua.handle_timeout(now);
+//!     drain(&mut ua, &mut frames, &mut events);
+//! }
+//! assert_eq!(events.last(), Some(&Event::Ended { call, reason: EndReason::Timeout, status: Some(408) }));
+//! assert_eq!(now - start, Duration::from_secs(32), "Timer B, 64*T1");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The media crate stays behind a narrow interface: SDP bodies pass through
+//! as bytes ([`ua::Event::OfferReceived`], [`ua::Event::OfferNeeded`],
+//! [`ua::Event::AnswerReceived`] one way; `answer`, `accept_answer`,
+//! `provide_offer` the other), and only the direction attribute is read
+//! here, to tell hold from resume.
+//!
+//! # Layers
+//!
+//! Bottom up: [`message`] (parse and serialize), [`transaction`] (RFC 3261
+//! section 17 with RFC 6026, states named as in the RFC), [`dialog`]
+//! (section 12), [`auth`] (digest), [`registration`] (with RFC 5626
+//! outbound), [`call_data`] (what the contact center says about a caller),
+//! and [`ua`]: the user agent, with the call session split one file per
+//! operation (invite, answer, cancel, bye, hold, prack, session timers,
+//! refer, replaces, info) over its offer/answer state.
+//!
+//! Why it is built this way: a tokio-bound stack cannot be driven on
+//! simulated time, and the transfer flows (REFER, NOTIFY, Replaces, the
+//! BYEs that must follow) are the heart of the product, so they are tested
+//! end to end between several user agents and a simulated SBC, on simulated
+//! time, every run the same. Why our own parser: the RFC 4475 torture
+//! messages are the bar, errors must be typed (the `sip lint` command and
+//! 400 responses report them), and no input may panic; the fuzz target in
+//! `fuzz/` holds the parser to that.
 //!
 //! # Messages
 //!
@@ -40,58 +131,6 @@
 //! assert!(wire.contains("\r\nX-Queue: billing\r\n") && wire.contains("\r\nFrom: "));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
-//!
-//! # Transactions: the run loop
-//!
-//! A [`transaction::ClientTransaction`] sends a request and retransmits it
-//! until answered; the owner moves bytes and time, nothing else. Time is an
-//! argument, so this loop runs on simulated time in tests and on a tokio
-//! timer in the transport:
-//!
-//! ```
-//! use std::time::{Duration, Instant};
-//! use warmline_sip::transaction::{ClientTransaction, Output, Timers};
-//! use warmline_sip::{HeaderName, Method, Request};
-//!
-//! let mut options = Request::new(Method::Options, "sip:sbc.example.com".parse()?);
-//! options.headers.push(HeaderName::Via, "SIP/2.0/WSS agent.invalid;branch=z9hG4bK1");
-//! options.headers.push(HeaderName::From, "<sip:agent@example.com>;tag=1");
-//! options.headers.push(HeaderName::To, "<sip:sbc.example.com>");
-//! options.headers.push(HeaderName::CallId, "ping-1@agent.invalid");
-//! options.headers.push(HeaderName::CSeq, "1 OPTIONS");
-//!
-//! let start = Instant::now();
-//! // WebSocket is reliable: no retransmissions, only Timer F.
-//! let mut tx = ClientTransaction::new(start, options, true, Timers::default());
-//! let mut now = start;
-//! let mut timed_out = false;
-//! loop {
-//!     while let Some(output) = tx.poll_output() {
-//!         match output {
-//!             Output::Transmit(_bytes) => {} // one WebSocket message
-//!             Output::Response(_response) => {}
-//!             Output::TimedOut => timed_out = true,
-//!             _ => {}
-//!         }
-//!     }
-//!     // A response would come in here through `tx.handle_input(now, response)`.
-//!     let Some(deadline) = tx.poll_timeout() else { break };
-//!     now = deadline; // the transport sleeps until then
-//!     tx.handle_timeout(now);
-//! }
-//! assert!(timed_out && now - start == Duration::from_secs(32), "Timer F = 64*T1");
-//! # Ok::<(), warmline_sip::Error>(())
-//! ```
-//!
-//! [`dialog::Dialog`] holds what a call's later requests are built from
-//! (route set, remote target, CSeq order). [`registration::Registration`]
-//! keeps a binding alive with [`auth`] digest credentials (MD5 and SHA-256,
-//! nonce reuse, `stale=true`), refreshes it before expiry and removes it on
-//! shutdown. The call session will sit above these.
-//!
-//! Why our own parser: the RFC 4475 torture messages are the bar, errors must
-//! be typed (the `sip lint` command and 400 responses report them), and no
-//! input may panic; the fuzz target in `fuzz/` holds the parser to that.
 #![deny(missing_docs)]
 
 pub mod auth;
@@ -101,12 +140,16 @@ pub mod engine;
 pub mod message;
 pub mod registration;
 pub mod transaction;
+#[cfg(feature = "transport")]
+pub mod transport;
+pub mod ua;
 
 pub use engine::{Engine, Flow, Input, Output};
 pub use message::{
     CSeq, Contact, Frame, Header, HeaderName, Headers, Host, Limits, Message, Method, NameAddr, Request, Response,
     SipUri, Transport, Uri, Via, parse, parse_stream, parse_with,
 };
+pub use ua::UserAgent;
 
 /// Errors from the SIP layer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

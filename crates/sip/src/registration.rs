@@ -14,7 +14,7 @@ use crate::message::{Contact, HeaderName, Method, Request, Response, Transport, 
 use crate::transaction::{ClientTransaction, Output as TxOutput, Timers};
 
 /// Who registers where.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RegistrationConfig {
     /// The registrar's URI (the Request-URI), e.g. `sip:example.com`.
     pub registrar: Uri,
@@ -44,6 +44,28 @@ pub struct RegistrationConfig {
     pub from_tag: String,
     /// Random seed for branches and client nonces.
     pub seed: u64,
+}
+
+/// Everything but the password, which never reaches a log.
+impl std::fmt::Debug for RegistrationConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistrationConfig")
+            .field("registrar", &self.registrar)
+            .field("aor", &self.aor)
+            .field("contact", &self.contact)
+            .field("instance_id", &self.instance_id)
+            .field("reg_id", &self.reg_id)
+            .field("expires", &self.expires)
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("via_host", &self.via_host)
+            .field("transport", &self.transport)
+            .field("reliable", &self.reliable)
+            .field("call_id", &self.call_id)
+            .field("from_tag", &self.from_tag)
+            .field("seed", &self.seed)
+            .finish()
+    }
 }
 
 /// What registration tells its owner.
@@ -100,6 +122,8 @@ pub struct Registration {
     /// Whether the request in flight already answered the current nonce.
     answered_nonce: bool,
     refresh_at: Option<Instant>,
+    /// A pre-loaded Route (an outbound proxy, RFC 3261 8.1.2).
+    route: Option<String>,
     outputs: VecDeque<Output>,
 }
 
@@ -117,8 +141,33 @@ impl Registration {
             challenge: None,
             answered_nonce: false,
             refresh_at: None,
+            route: None,
             outputs: VecDeque::new(),
         }
+    }
+
+    /// Sends every REGISTER through this proxy (a Route value such as
+    /// `<sip:sbc.example.com;lr>`), or straight to the registrar with `None`.
+    pub fn set_route(&mut self, route: Option<String>) {
+        self.route = route;
+    }
+
+    /// Moves the binding to a new connection (a reconnect or a failover):
+    /// the next REGISTER carries this Via host and Contact. The Call-ID and
+    /// the CSeq count go on (RFC 3261 10.2.4), and so does the RFC 5626
+    /// instance and reg-id, so the registrar replaces the old flow's binding.
+    pub fn rebind(&mut self, via_host: String, contact: Uri, transport: Transport, reliable: bool) {
+        self.config.via_host = via_host;
+        self.config.contact = contact;
+        self.config.transport = transport;
+        self.config.reliable = reliable;
+        self.tx = None;
+        self.refresh_at = None;
+    }
+
+    /// Whether the binding is in place.
+    pub fn is_registered(&self) -> bool {
+        self.state == State::Registered
     }
 
     /// The state, for logs.
@@ -158,6 +207,9 @@ impl Registration {
         let c = &self.config;
         r.headers.push(HeaderName::Via, format!("SIP/2.0/{} {};branch={branch};rport", c.transport, c.via_host));
         r.headers.push(HeaderName::MaxForwards, "70");
+        if let Some(route) = &self.route {
+            r.headers.push(HeaderName::Route, route.clone());
+        }
         r.headers.push(HeaderName::From, format!("<{}>;tag={}", c.aor, c.from_tag));
         r.headers.push(HeaderName::To, format!("<{}>", c.aor));
         r.headers.push(HeaderName::CallId, c.call_id.clone());
@@ -475,6 +527,29 @@ mod tests {
         reg.handle_input(t0, reply(&bye, 200, &[]));
         assert_eq!(drain(&mut reg).1, [Event::Unregistered]);
         assert_eq!(reg.poll_timeout(), None, "no refresh after un-REGISTER");
+    }
+
+    #[test]
+    fn the_password_never_shows_in_debug_output() {
+        let shown = format!("{:?}", Registration::new(config()));
+        assert!(!shown.contains("s3cret") && shown.contains("<redacted>"), "{shown}");
+    }
+
+    #[test]
+    fn rebind_keeps_call_id_and_cseq_and_moves_via_and_contact() {
+        let t0 = Instant::now();
+        let (mut reg, second) = registered(t0, &format!("<{CONTACT}>;expires=600"));
+        drain(&mut reg);
+        reg.set_route(Some("<sip:sbc2.example.com;lr>".into()));
+        let moved: Uri = "sip:agent42@zz9.invalid;transport=ws".parse().expect("uri");
+        reg.rebind("zz9.invalid".into(), moved, Transport::Wss, true);
+        reg.register(t0);
+        let again = only(drain(&mut reg).0);
+        assert_eq!(again.headers.call_id(), second.headers.call_id());
+        assert_eq!(again.headers.cseq().map(|c| c.seq), Ok(3));
+        assert!(again.headers.get(&HeaderName::Contact).is_some_and(|c| c.contains("zz9.invalid")));
+        assert_eq!(again.headers.top_via().map(|v| v.host.to_string()), Ok("zz9.invalid".into()));
+        assert_eq!(again.headers.get(&HeaderName::Route), Some("<sip:sbc2.example.com;lr>"));
     }
 
     #[test]

@@ -42,6 +42,12 @@ impl Key {
         }))
     }
 
+    /// The key of the INVITE server transaction a CANCEL names (RFC 3261
+    /// 9.2): the same branch and sent-by, with the method INVITE.
+    pub fn invite_for_cancel(cancel: &Request) -> Result<Option<Self>, Error> {
+        Ok(Self::for_request(cancel)?.map(|k| Key { method: Method::Invite, ..k }))
+    }
+
     /// The key of the client transaction that sent `request`, to look up
     /// when its responses arrive.
     pub fn for_sent(request: &Request) -> Result<Option<Self>, Error> {
@@ -73,6 +79,14 @@ mod tests {
         let mut other_host = request(Method::Ack);
         other_host.headers.set(HeaderName::Via, "SIP/2.0/WSS b.invalid;branch=z9hG4bKtest");
         assert_ne!(Key::for_request(&other_host).expect("valid"), invite, "sent-by is part of the key");
+    }
+
+    #[test]
+    fn cancel_names_the_invite_it_cancels() {
+        let invite = Key::for_request(&request(Method::Invite)).expect("valid");
+        let cancel = request(Method::Cancel);
+        assert_ne!(Key::for_request(&cancel).expect("valid"), invite);
+        assert_eq!(Key::invite_for_cancel(&cancel).expect("valid"), invite);
     }
 
     #[test]
