@@ -100,6 +100,11 @@ for _ in $(seq 1 100); do
 done
 pactl info >/dev/null 2>&1 || { log "PulseAudio did not start:"; cat "$SESSION_DIR/pulseaudio.log" >&2; exit 1; }
 pactl set-default-sink warmline_speaker
+# libpulse keeps the server's cookie under $XDG_CONFIG_HOME, but cpal's
+# PulseAudio host (the `pulseaudio` crate) only looks in $PULSE_COOKIE or
+# ~/.config: without it the server drops the client and cpal falls back to
+# ALSA, where no PulseAudio sink can be chosen or watched.
+[[ -f "$XDG_CONFIG_HOME/pulse/cookie" ]] && export PULSE_COOKIE="$XDG_CONFIG_HOME/pulse/cookie"
 pactl set-default-source warmline_mic.monitor
 
 # ALSA's default device goes to PulseAudio, without touching /etc.

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::Error;
-use crate::device::{DeviceKind, ENGINE_RATE, SystemInput, SystemOutput};
+use crate::device::{DeviceChange, DeviceKind, ENGINE_RATE, SystemInput, SystemOutput};
 use crate::resample::Resampler;
 
 /// Where audio comes from and goes to (the `[audio]` configuration).
@@ -37,12 +37,17 @@ pub enum AudioBackend {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum DeviceEvent {
-    /// The device in use went away; the default was opened instead.
+    /// The device in use failed, went away or stopped being the default we
+    /// follow; the current default was opened in its place.
     Reopened {
         /// Microphone or speaker.
-        kind: DeviceKind,
+        direction: DeviceKind,
+        /// The id of the device we lost.
+        from: String,
         /// The id now in use.
-        device: String,
+        to: String,
+        /// What happened to `from`.
+        cause: DeviceChange,
     },
 }
 
@@ -73,16 +78,17 @@ impl Source {
         })
     }
 
-    /// If the device in use failed or was unplugged, open the system default
-    /// in its place and say so; the call goes on.
+    /// If the device in use failed, was unplugged or stopped being the
+    /// default we follow, open the system default in its place and say so;
+    /// the call goes on. Cheap when nothing happened (one atomic load): the
+    /// engine calls it every tick. On an error the old device stays and the
+    /// next call tries again.
     pub fn recover(&mut self) -> Result<Option<DeviceEvent>, Error> {
-        match self {
-            Source::System(dev) if dev.lost() => {
-                **dev = SystemInput::open(None)?;
-                Ok(Some(DeviceEvent::Reopened { kind: DeviceKind::Input, device: "default".into() }))
-            }
-            _ => Ok(None),
-        }
+        let Source::System(dev) = self else { return Ok(None) };
+        let Some(cause) = dev.change() else { return Ok(None) };
+        let fresh = SystemInput::open(None)?;
+        let from = std::mem::replace(&mut **dev, fresh).id().to_owned();
+        Ok(Some(DeviceEvent::Reopened { direction: DeviceKind::Input, from, to: dev.id().to_owned(), cause }))
     }
 
     /// Fill `out` with the next frame. A device may not have a whole frame
@@ -113,7 +119,7 @@ impl Source {
 #[non_exhaustive]
 pub enum Sink {
     /// A cpal device.
-    System(SystemOutput),
+    System(Box<SystemOutput>),
     /// A WAV file being written.
     Wav(hound::WavWriter<std::io::BufWriter<std::fs::File>>, PathBuf),
     /// Discard.
@@ -134,7 +140,7 @@ impl Sink {
     /// Open the sink `backend` names.
     pub fn open(backend: &AudioBackend) -> Result<Self, Error> {
         Ok(match backend {
-            AudioBackend::System { output, .. } => Sink::System(SystemOutput::open(output.as_deref())?),
+            AudioBackend::System { output, .. } => Sink::System(Box::new(SystemOutput::open(output.as_deref())?)),
             AudioBackend::Wav { output, .. } => {
                 let spec = hound::WavSpec {
                     channels: 1,
@@ -149,16 +155,15 @@ impl Sink {
         })
     }
 
-    /// If the device in use failed or was unplugged, open the system default
-    /// in its place and say so; the call goes on.
+    /// If the device in use failed, was unplugged or stopped being the
+    /// default we follow, open the system default in its place and say so;
+    /// the call goes on. As [`Source::recover`].
     pub fn recover(&mut self) -> Result<Option<DeviceEvent>, Error> {
-        match self {
-            Sink::System(dev) if dev.lost() => {
-                *dev = SystemOutput::open(None)?;
-                Ok(Some(DeviceEvent::Reopened { kind: DeviceKind::Output, device: "default".into() }))
-            }
-            _ => Ok(None),
-        }
+        let Sink::System(dev) = self else { return Ok(None) };
+        let Some(cause) = dev.change() else { return Ok(None) };
+        let fresh = SystemOutput::open(None)?;
+        let from = std::mem::replace(&mut **dev, fresh).id().to_owned();
+        Ok(Some(DeviceEvent::Reopened { direction: DeviceKind::Output, from, to: dev.id().to_owned(), cause }))
     }
 
     /// Play (or write) one frame.
@@ -190,7 +195,16 @@ fn wav_err(path: &Path) -> impl FnOnce(hound::Error) -> Error + '_ {
 
 /// Read a WAV file as 48 kHz mono (first channel), resampling if needed.
 pub fn read_wav(path: &Path) -> Result<Vec<i16>, Error> {
-    let mut reader = hound::WavReader::open(path).map_err(wav_err(path))?;
+    decode_wav(hound::WavReader::open(path).map_err(wav_err(path))?, path)
+}
+
+/// [`read_wav`] for a file already in memory (the sounds built into the
+/// crate); `name` is for error messages.
+pub fn read_wav_bytes(bytes: &[u8], name: &Path) -> Result<Vec<i16>, Error> {
+    decode_wav(hound::WavReader::new(std::io::Cursor::new(bytes)).map_err(wav_err(name))?, name)
+}
+
+fn decode_wav<R: std::io::Read>(mut reader: hound::WavReader<R>, path: &Path) -> Result<Vec<i16>, Error> {
     let spec = reader.spec();
     let channels = usize::from(spec.channels.max(1));
     let raw: Vec<i16> = match (spec.sample_format, spec.bits_per_sample) {

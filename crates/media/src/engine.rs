@@ -6,10 +6,11 @@
 //! and the customer. No clock here: the caller ticks it every 20 ms.
 
 use crate::Error;
-use crate::backend::{Sink, Source};
+use crate::backend::{DeviceEvent, Sink, Source};
 use crate::device::FRAME;
 use crate::echo::EchoCanceller;
 use crate::level::{LevelMeter, Mixer};
+use crate::sounds::SoundPlayer;
 
 /// Levels for the UI after a step.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -36,6 +37,8 @@ pub struct AudioLoop {
     mixes: Vec<Vec<i16>>,
     /// Ticks on which the microphone had no whole frame ready.
     pub mic_underruns: u64,
+    device_events: Vec<DeviceEvent>,
+    local_sound: Option<SoundPlayer>,
 }
 
 impl AudioLoop {
@@ -50,6 +53,8 @@ impl AudioLoop {
             mic: vec![0; FRAME],
             mixes: Vec::new(),
             mic_underruns: 0,
+            device_events: Vec::new(),
+            local_sound: None,
         }
     }
 
@@ -58,13 +63,26 @@ impl AudioLoop {
         self.muted = muted;
     }
 
+    /// A sound only the agent hears, mixed into the speaker (ringback while
+    /// the far end rings, the call-waiting beep); `None` stops it.
+    pub fn set_local_sound(&mut self, sound: Option<SoundPlayer>) {
+        self.local_sound = sound;
+    }
+
     /// The echo canceller, to switch it mid-call.
     pub fn echo_mut(&mut self) -> Option<&mut EchoCanceller> {
         self.echo.as_mut()
     }
 
+    /// Devices replaced since the last call (hot-plug), oldest first: the
+    /// UI says "headset unplugged, using Speakers".
+    pub fn take_device_events(&mut self) -> Vec<DeviceEvent> {
+        std::mem::take(&mut self.device_events)
+    }
+
     /// One step. `far[i]` is the latest decoded frame of remote party `i`
     /// (empty if none); `to_parties[i]` receives the frame to send to it.
+    /// A device that went away is replaced by the default first.
     pub fn step(
         &mut self,
         source: &mut Source,
@@ -72,6 +90,18 @@ impl AudioLoop {
         far: &[&[i16]],
         to_parties: &mut [Vec<i16>],
     ) -> Result<Levels, Error> {
+        for recovered in [source.recover(), sink.recover()] {
+            match recovered {
+                Ok(Some(event)) => {
+                    tracing::info!("audio device replaced: {event:?}");
+                    self.device_events.push(event);
+                }
+                Ok(None) => {}
+                // No default to open right now: the call goes on without
+                // that device (silence in, nothing out) and the next tick tries again.
+                Err(e) => tracing::debug!("audio device not reopened yet: {e}"),
+            }
+        }
         if !source.read_frame(&mut self.mic) {
             self.mic.fill(0);
             self.mic_underruns += 1;
@@ -91,6 +121,9 @@ impl AudioLoop {
         inputs.extend_from_slice(far);
         let mut outputs: Vec<&mut [i16]> = self.mixes.iter_mut().map(|m| m.as_mut_slice()).collect();
         self.mixer.mix_minus(&inputs, &mut outputs);
+        if let Some(sound) = &mut self.local_sound {
+            sound.mix_into(&mut self.mixes[0]);
+        }
         let speaker = &self.mixes[0];
         if let Some(echo) = &mut self.echo {
             echo.render(speaker);

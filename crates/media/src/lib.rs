@@ -45,6 +45,12 @@
 //!   in 98% of windows" is a check every crate can share.
 //! * **Device threads never wait.** Audio callbacks exchange samples with
 //!   the engine through bounded lock-free queues (`rtrb`); see [`device`].
+//!   A device that fails or disappears mid-call is replaced by the system
+//!   default on the engine's next step, which reports it
+//!   ([`backend::DeviceEvent::Reopened`]); the call goes on.
+//! * **A call outlives its transport.** A re-offer from another media
+//!   server (a new DTLS fingerprint) rebuilds the peer connection under the
+//!   same [`session::MediaSession`] and [`session::AudioPort`].
 //! * **This crate owns the SDP body** ([`session`]); the SIP crate sees only
 //!   the direction attribute it needs for hold ([`sdp::Direction`]).
 //! * **The transport is the `webrtc` crate**, driven from a thin tokio
@@ -67,8 +73,10 @@
 //! party's latest `AudioPort::output` frame; the step cancels echo, meters,
 //! mixes (each party hears everybody but itself) and returns the frame to
 //! put into each party's `AudioPort::input`.
-//! Events (connected, first frame, DTMF, a MOS every second) arrive on
-//! `AudioPort::events`.
+//! Events (connected, first frame, DTMF, a MOS every second, a re-anchored
+//! transport) arrive on `AudioPort::events`; device changes come from
+//! [`engine::AudioLoop::take_device_events`]. The ringtone plays on its own
+//! device through [`sounds::Ringer`].
 #![deny(missing_docs)]
 
 pub mod backend;
@@ -85,6 +93,7 @@ pub mod opus_codec;
 pub mod resample;
 pub mod sdp;
 pub mod session;
+pub mod sounds;
 pub mod tone;
 
 /// Errors from the media engine.

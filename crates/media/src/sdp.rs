@@ -1,5 +1,7 @@
-//! The small part of an SDP body the SIP side needs to see: the media
-//! direction (hold is `sendonly` / `inactive`). Everything else in the body
+//! The small parts of an SDP body read outside the transport: the media
+//! direction (hold is `sendonly` / `inactive`), which the SIP side needs,
+//! and where the far end anchors its media ([`Anchor`]), which tells an
+//! ICE restart from a new media server. Everything else in the body
 //! belongs to [`crate::session`].
 
 /// Media direction of the audio stream, as SDP attributes state it.
@@ -97,9 +99,207 @@ impl Direction {
     }
 }
 
+/// Where an SDP body anchors its media: ICE credentials and DTLS
+/// fingerprint, at session level or in the first audio section. An SBC
+/// that moves a call to another media server (re-anchoring) sends new ones.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Anchor {
+    /// `a=ice-ufrag`.
+    pub ice_ufrag: Option<String>,
+    /// `a=ice-pwd`.
+    pub ice_pwd: Option<String>,
+    /// `a=fingerprint` as `hash VALUE`, the value upper-cased (hex digits
+    /// compare case-insensitively, RFC 8122).
+    pub fingerprint: Option<String>,
+}
+
+impl Anchor {
+    /// The anchor of `sdp`; missing attributes stay `None`.
+    pub fn of_sdp(sdp: &str) -> Self {
+        let mut anchor = Anchor::default();
+        let mut in_audio = true; // session level counts as well
+        let mut seen_audio = false;
+        for line in sdp.lines().map(str::trim) {
+            if let Some(m) = line.strip_prefix("m=") {
+                if seen_audio {
+                    break;
+                }
+                in_audio = m.starts_with("audio");
+                seen_audio = in_audio;
+                continue;
+            }
+            if !in_audio {
+                continue;
+            }
+            if let Some(v) = line.strip_prefix("a=ice-ufrag:") {
+                anchor.ice_ufrag.get_or_insert_with(|| v.to_owned());
+            } else if let Some(v) = line.strip_prefix("a=ice-pwd:") {
+                anchor.ice_pwd.get_or_insert_with(|| v.to_owned());
+            } else if let Some((hash, value)) = line.strip_prefix("a=fingerprint:").and_then(|v| v.split_once(' ')) {
+                anchor.fingerprint.get_or_insert_with(|| {
+                    format!("{} {}", hash.to_ascii_lowercase(), value.trim().to_ascii_uppercase())
+                });
+            }
+        }
+        anchor
+    }
+
+    /// Whether `next` (a re-offer) comes from another DTLS endpoint than
+    /// `self`: a new media server, so the transport must be rebuilt.
+    pub fn moved_to(&self, next: &Anchor) -> bool {
+        matches!((&self.fingerprint, &next.fingerprint), (Some(a), Some(b)) if a != b)
+    }
+
+    /// Whether `next` carries new ICE credentials (an ICE restart, or a new
+    /// media server).
+    pub fn ice_restarted(&self, next: &Anchor) -> bool {
+        (self.ice_ufrag.is_some() || self.ice_pwd.is_some())
+            && (self.ice_ufrag != next.ice_ufrag || self.ice_pwd != next.ice_pwd)
+    }
+}
+
+/// The telephone-event formats `(payload type, clock rate)` of the first
+/// audio section, in m-line order.
+pub fn telephone_events(sdp: &str) -> Vec<(u8, u32)> {
+    let mut out = Vec::new();
+    let mut in_audio = false;
+    for line in sdp.lines().map(str::trim) {
+        if let Some(m) = line.strip_prefix("m=") {
+            if in_audio {
+                break;
+            }
+            in_audio = m.starts_with("audio");
+        } else if in_audio
+            && let Some((pt, codec)) = line.strip_prefix("a=rtpmap:").and_then(|r| r.split_once(' '))
+            && let Some(rate) = codec.to_ascii_lowercase().strip_prefix("telephone-event/")
+            && let (Ok(pt), Ok(rate)) = (pt.parse(), rate.split('/').next().unwrap_or_default().parse())
+        {
+            out.push((pt, rate));
+        }
+    }
+    out
+}
+
+/// `sdp` without the payload types `pts` in its first audio section: gone
+/// from the m-line and their `rtpmap`, `fmtp` and `rtcp-fb` lines dropped.
+/// Line endings become CRLF.
+pub fn without_payload_types(sdp: &str, pts: &[u8]) -> String {
+    let names: Vec<String> = pts.iter().map(u8::to_string).collect();
+    let is_named = |pt: &str| names.iter().any(|n| n == pt);
+    let mut out = String::with_capacity(sdp.len());
+    let (mut in_audio, mut done) = (false, false);
+    for line in sdp.lines().map(str::trim_end) {
+        if let Some(m) = line.strip_prefix("m=") {
+            done |= in_audio;
+            in_audio = !done && m.starts_with("audio");
+            if in_audio {
+                let kept: Vec<&str> =
+                    m.split(' ').enumerate().filter(|(i, f)| *i < 3 || !is_named(f)).map(|(_, f)| f).collect();
+                out.push_str(&format!("m={}\r\n", kept.join(" ")));
+                continue;
+            }
+        }
+        let attribute_pt = ["a=rtpmap:", "a=fmtp:", "a=rtcp-fb:"]
+            .iter()
+            .find_map(|p| line.strip_prefix(p))
+            .and_then(|r| r.split([' ', ':']).next());
+        if in_audio && attribute_pt.is_some_and(is_named) {
+            continue;
+        }
+        out.push_str(line);
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// `sdp` with the telephone-event on payload type `pt` relabelled to clock
+/// `rate` (the wire format does not change with the label).
+pub fn with_event_rate(sdp: &str, pt: u8, rate: u32) -> String {
+    let prefix = format!("a=rtpmap:{pt} ");
+    let mut out = String::with_capacity(sdp.len());
+    for line in sdp.lines().map(str::trim_end) {
+        if line.starts_with(&prefix) && line.to_ascii_lowercase().contains("telephone-event/") {
+            out.push_str(&format!("{prefix}telephone-event/{rate}"));
+        } else {
+            out.push_str(line);
+        }
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// `sdp` with telephone-event/8000 on payload type `pt` added to its first
+/// audio section: last on the m-line, its attributes after the section's
+/// last format line. Line endings become CRLF.
+pub fn with_telephone_event_8k(sdp: &str, pt: u8) -> String {
+    let mut lines: Vec<String> = sdp.lines().map(|l| l.trim_end().to_owned()).collect();
+    let Some(m) = lines.iter().position(|l| l.starts_with("m=audio")) else { return sdp.to_owned() };
+    let end = lines[m + 1..].iter().position(|l| l.starts_with("m=")).map_or(lines.len(), |i| m + 1 + i);
+    let is_format = |l: &String| ["a=rtpmap:", "a=fmtp:", "a=rtcp-fb:"].iter().any(|p| l.starts_with(p));
+    let at = lines[m + 1..end].iter().rposition(is_format).map_or(end, |i| m + 2 + i);
+    lines[m].push_str(&format!(" {pt}"));
+    lines.splice(at..at, [format!("a=rtpmap:{pt} telephone-event/8000"), format!("a=fmtp:{pt} 0-16")]);
+    let mut out = lines.join("\r\n");
+    out.push_str("\r\n");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const OFFER: &str = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111 0 101\r\na=mid:0\r\na=rtpmap:111 opus/48000/2\r\n\
+                         a=fmtp:111 minptime=10\r\na=rtcp-fb:111 transport-cc\r\na=rtpmap:0 PCMU/8000\r\n\
+                         a=rtpmap:101 telephone-event/48000\r\na=fmtp:101 0-16\r\na=sendrecv\r\n";
+
+    #[test]
+    fn telephone_event_8k_is_added_beside_48k_and_can_be_taken_out_again() {
+        let both = with_telephone_event_8k(OFFER, 126);
+        assert!(both.contains("m=audio 9 UDP/TLS/RTP/SAVPF 111 0 101 126\r\n"), "{both}");
+        assert!(
+            both.contains("a=fmtp:101 0-16\r\na=rtpmap:126 telephone-event/8000\r\na=fmtp:126 0-16\r\na=sendrecv"),
+            "{both}"
+        );
+        assert_eq!(telephone_events(&both), vec![(101, 48_000), (126, 8_000)]);
+        let back = without_payload_types(&both, &[126]);
+        assert_eq!(back, OFFER);
+        let relabelled = with_event_rate(&both, 126, 48_000);
+        assert_eq!(telephone_events(&relabelled), vec![(101, 48_000), (126, 48_000)]);
+        let no_opus = without_payload_types(OFFER, &[111]);
+        assert!(
+            no_opus.starts_with("v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0 101\r\na=mid:0\r\na=rtpmap:0 PCMU"),
+            "{no_opus}"
+        );
+        assert!(!no_opus.contains("111"), "{no_opus}");
+    }
+
+    #[test]
+    fn only_the_audio_section_is_touched() {
+        let sdp = "v=0\r\nm=audio 9 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\nm=video 9 RTP/AVP 101\r\na=rtpmap:101 VP8/90000\r\n";
+        assert_eq!(telephone_events(sdp), vec![(101, 8_000)]);
+        let stripped = without_payload_types(sdp, &[101]);
+        assert_eq!(stripped, "v=0\r\nm=audio 9 RTP/AVP 0\r\nm=video 9 RTP/AVP 101\r\na=rtpmap:101 VP8/90000\r\n");
+        assert_eq!(telephone_events("garbage"), vec![]);
+    }
+
+    #[test]
+    fn anchors_compare_fingerprints_and_ice_credentials() {
+        let a = Anchor::of_sdp(
+            "v=0\r\na=fingerprint:SHA-256 ab:cd\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=ice-ufrag:u1\r\na=ice-pwd:p1\r\n",
+        );
+        assert_eq!(a.fingerprint.as_deref(), Some("sha-256 AB:CD"));
+        assert_eq!((a.ice_ufrag.as_deref(), a.ice_pwd.as_deref()), (Some("u1"), Some("p1")));
+        let same_server =
+            Anchor::of_sdp("m=audio 9 X 0\r\na=ice-ufrag:u2\r\na=ice-pwd:p2\r\na=fingerprint:sha-256 AB:CD\r\n");
+        assert!(a.ice_restarted(&same_server) && !a.moved_to(&same_server), "an ICE restart, same DTLS peer");
+        let new_server = Anchor { fingerprint: Some("sha-256 EF:01".into()), ..same_server.clone() };
+        assert!(a.moved_to(&new_server));
+        assert!(!a.ice_restarted(&a) && !a.moved_to(&a));
+        let plain = Anchor::of_sdp("v=0\r\nm=audio 4000 RTP/AVP 0\r\n");
+        assert!(!plain.moved_to(&a) && !plain.ice_restarted(&a), "plain RTP has no anchor to compare");
+        let video_first = Anchor::of_sdp("m=video 9 X 96\r\na=ice-ufrag:v\r\nm=audio 9 X 0\r\na=ice-ufrag:a\r\n");
+        assert_eq!(video_first.ice_ufrag.as_deref(), Some("a"), "the audio section's own");
+    }
 
     #[test]
     fn media_level_overrides_session_level() {

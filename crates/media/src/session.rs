@@ -12,33 +12,38 @@
 //! candidates exist by then, so a slow STUN or TURN server never delays call
 //! setup by more than that.
 //!
+//! A re-offer that only changes the ICE credentials is an ICE restart and
+//! is applied in place (DTLS and SRTP keys survive, as RFC 8445 section 9
+//! expects). A re-offer from another DTLS endpoint (a new fingerprint: an SBC
+//! re-anchoring media on another server) rebuilds the whole transport under
+//! the same session and [`AudioPort`]; see [`MediaEvent::Reanchored`]. The
+//! call, its audio channels, encoder state, RTP SSRC and sequence numbers
+//! go on.
+//!
 //! Audio crosses the boundary as 20 ms frames of 48 kHz mono `i16` through
 //! bounded channels ([`AudioPort`]); nothing here touches a device.
 
+mod path;
 mod stream;
+mod transport;
+mod turn_bridge;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
-use webrtc::media_stream::MediaStreamTrack;
-use webrtc::media_stream::track_local::TrackLocal;
-use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
-use webrtc::media_stream::track_remote::TrackRemote;
-use webrtc::peer_connection::{
-    MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
-    RTCIceGatheringState, RTCIceServer, RTCIceTransportPolicy, RTCPeerConnectionState, RTCSessionDescription, Registry,
-    SettingEngineBuilder, register_default_interceptors,
-};
+use webrtc::peer_connection::{PeerConnection, RTCSessionDescription};
 use webrtc::rtp_transceiver::RTCRtpTransceiverDirection;
 
 use crate::Error;
 use crate::dtmf::DtmfEvent;
 use crate::impair::Impairment;
 use crate::opus_codec::OpusConfig;
-use crate::sdp::Direction;
+use crate::sdp::{self, Anchor, Direction};
+use transport::{Shared, Transport};
 
+pub use path::{CandidateKind, SelectedPath};
 pub use stream::QualityReport;
 
 /// Opus payload type in our offers (the WebRTC convention).
@@ -79,6 +84,9 @@ pub struct MediaConfig {
     /// Drop and delay what we receive, before the jitter buffer: for tests
     /// and benchmarks of a bad network. `None` in real calls.
     pub receive_impairment: Option<Impairment>,
+    /// Certificates (DER) trusted for `turns:` servers besides the system's
+    /// own store: a company CA, or a test's.
+    pub turn_tls_roots: Vec<Vec<u8>>,
 }
 
 impl Default for MediaConfig {
@@ -93,6 +101,7 @@ impl Default for MediaConfig {
             codecs: vec![AudioCodec::Opus, AudioCodec::Pcmu, AudioCodec::Pcma],
             opus: OpusConfig::default(),
             receive_impairment: None,
+            turn_tls_roots: Vec::new(),
         }
     }
 }
@@ -120,6 +129,10 @@ pub enum MediaEvent {
     Dtmf(DtmfEvent),
     /// Call quality over the last second.
     Quality(QualityReport),
+    /// The far end moved its media to another DTLS endpoint (a re-offer
+    /// with a new fingerprint): the transport was rebuilt under the same
+    /// call; `Connected` follows when the new one is up.
+    Reanchored,
 }
 
 /// The audio ends of a session: frames in for the far end, decoded frames out.
@@ -137,40 +150,13 @@ fn transport_err(what: &'static str) -> impl FnOnce(webrtc::error::Error) -> Err
     move |e| Error::Transport { what, reason: e.to_string() }
 }
 
-struct Handler {
-    events: mpsc::Sender<MediaEvent>,
-    gathered: watch::Sender<bool>,
-    connected: watch::Sender<bool>,
-    receive: stream::ReceiveContext,
-}
-
-#[async_trait::async_trait]
-impl PeerConnectionEventHandler for Handler {
-    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
-        self.gathered.send_replace(state == RTCIceGatheringState::Complete);
-    }
-
-    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
-        let event = match state {
-            RTCPeerConnectionState::Connected => MediaEvent::Connected,
-            RTCPeerConnectionState::Disconnected => MediaEvent::Disconnected,
-            RTCPeerConnectionState::Failed => MediaEvent::Failed,
-            _ => return,
-        };
-        self.connected.send_replace(event == MediaEvent::Connected);
-        let _ = self.events.try_send(event);
-    }
-
-    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
-        self.receive.spawn(track);
-    }
-}
-
 /// One call's media transport.
 pub struct MediaSession {
-    pc: Arc<dyn PeerConnection>,
-    gathered: watch::Receiver<bool>,
-    gather_timeout: Duration,
+    current: watch::Sender<Arc<Transport>>,
+    shared: Arc<Shared>,
+    /// Serialises offer/answer operations: a rebuild must not interleave
+    /// with another negotiation.
+    negotiation: tokio::sync::Mutex<()>,
     remote_pts: Arc<stream::RemotePayloadTypes>,
     dtmf: mpsc::Sender<char>,
     muted: Arc<AtomicBool>,
@@ -180,7 +166,10 @@ pub struct MediaSession {
 
 impl std::fmt::Debug for MediaSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MediaSession").field("gather_timeout", &self.gather_timeout).finish_non_exhaustive()
+        f.debug_struct("MediaSession")
+            .field("generation", &self.shared.current.load(Ordering::Relaxed))
+            .field("gather_timeout", &self.shared.config.gather_timeout)
+            .finish_non_exhaustive()
     }
 }
 
@@ -196,140 +185,58 @@ pub enum AudioCodec {
     Pcma,
 }
 
-/// Our codec list for `preference` (telephone-event/48000 always follows).
-fn codecs(preference: &[AudioCodec]) -> Vec<rtc::rtp_transceiver::rtp_sender::RTCRtpCodecParameters> {
-    use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodecParameters};
-    let entry = |codec| match codec {
-        AudioCodec::Opus => (OPUS_PT, "audio/opus", 48_000, 2, "minptime=10;useinbandfec=1"),
-        AudioCodec::Pcmu => (0, "audio/PCMU", 8_000, 1, ""),
-        AudioCodec::Pcma => (8, "audio/PCMA", 8_000, 1, ""),
-    };
-    // telephone-event/8000 is not offered: webrtc 0.21 matches codecs by
-    // MIME type alone and would fold it into the 48 kHz entry. We still
-    // understand it on receive (see `RemotePayloadTypes`).
-    let event = (EVENT_48K_PT, "audio/telephone-event", 48_000, 1, "0-16");
-    preference
-        .iter()
-        .map(|&c| entry(c))
-        .chain([event])
-        .map(|(pt, mime, rate, channels, fmtp)| RTCRtpCodecParameters {
-            rtp_codec: RTCRtpCodec {
-                mime_type: mime.into(),
-                clock_rate: rate,
-                channels,
-                sdp_fmtp_line: fmtp.into(),
-                rtcp_feedback: vec![],
-            },
-            payload_type: pt,
-        })
-        .collect()
-}
-
-fn media_engine(preference: &[AudioCodec]) -> Result<MediaEngine, Error> {
-    let mut engine = MediaEngine::default();
-    // Only what we are willing to use: an answer picks from these.
-    for params in codecs(preference) {
-        engine
-            .register_codec(params, rtc::rtp_transceiver::rtp_sender::RtpCodecKind::Audio)
-            .map_err(transport_err("register codec"))?;
-    }
-    Ok(engine)
-}
-
 impl MediaSession {
     /// Build the transport and start its send, receive and statistics
     /// tasks. Must run inside a tokio runtime.
     pub async fn new(config: MediaConfig) -> Result<(Self, AudioPort), Error> {
-        use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
-        let mut engine = media_engine(&config.codecs)?;
-        let registry =
-            register_default_interceptors(Registry::new(), &mut engine).map_err(transport_err("interceptors"))?;
-        let ice_servers = config
-            .ice_servers
-            .iter()
-            .map(|s| RTCIceServer {
-                urls: s.urls.clone(),
-                username: s.username.clone(),
-                credential: s.credential.clone(),
-            })
-            .collect();
-        let policy = if config.relay_only { RTCIceTransportPolicy::Relay } else { RTCIceTransportPolicy::All };
-        let rtc_config =
-            RTCConfigurationBuilder::new().with_ice_servers(ice_servers).with_ice_transport_policy(policy).build();
-        // Checks every 50 ms instead of 200 ms: call setup on a LAN drops from
-        // about 200 ms to about 60; the attempt window stays at 1.4 s.
-        let interval = config.ice_check_interval.max(Duration::from_millis(10));
-        let attempts = (1400 / interval.as_millis().max(1)).clamp(7, 200) as u16;
-        let settings = SettingEngineBuilder::new()
-            .with_include_loopback_candidate(true)
-            .with_ice_connection_attempts(Some(interval), Some(attempts))
-            .build();
+        let (config, bridges) = bridge_stream_turn(config).await?;
         let (events_tx, events_rx) = mpsc::channel(64);
         let (out_tx, out_rx) = mpsc::channel(50);
         let (in_tx, in_rx) = mpsc::channel(50);
         let (dtmf_tx, dtmf_rx) = mpsc::channel(32);
-        let (gathered_tx, gathered_rx) = watch::channel(false);
         let (connected_tx, connected_rx) = watch::channel(false);
         let remote_pts = Arc::new(stream::RemotePayloadTypes::default());
+        let current_generation = Arc::new(AtomicU64::new(0));
         let receive = stream::ReceiveContext::new(
             out_tx,
             events_tx.clone(),
             remote_pts.clone(),
             config.receive_impairment.clone(),
+            Arc::clone(&current_generation),
         );
-        let handler = Arc::new(Handler {
+        let shared = Arc::new(Shared {
+            certificate: transport::certificate(),
             events: events_tx.clone(),
-            gathered: gathered_tx,
-            connected: connected_tx,
+            connected: Arc::new(connected_tx),
             receive: receive.clone(),
+            current: current_generation,
+            ssrc: stream::random_u32(),
+            config,
         });
-        let pc = PeerConnectionBuilder::new()
-            .with_configuration(rtc_config)
-            .with_media_engine(engine)
-            .with_setting_engine(settings)
-            .with_interceptor_registry(registry)
-            .with_handler(handler)
-            .with_udp_addrs(config.udp_addrs.clone())
-            .build()
-            .await
-            .map_err(transport_err("peer connection"))?;
-        let pc: Arc<dyn PeerConnection> = Arc::new(pc);
-
-        let ssrc = stream::random_u32();
-        // The track is declared with our first choice; the answer may pick another.
-        let first_choice = codecs(&config.codecs)
-            .into_iter()
-            .next()
-            .map(|c| c.rtp_codec)
-            .ok_or(Error::Transport { what: "codecs", reason: "no codec configured".into() })?;
-        let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
-            "warmline".into(),
-            "audio".into(),
-            "audio".into(),
-            RtpCodecKind::Audio,
-            vec![RTCRtpEncodingParameters {
-                rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
-                codec: first_choice,
-                ..Default::default()
-            }],
-        )));
-        let sender =
-            pc.add_track(Arc::clone(&track) as Arc<dyn TrackLocal>).await.map_err(transport_err("add track"))?;
-        // Offer telephone-event beside Opus, not only the track's own codec.
-        for t in pc.get_transceivers().await {
-            t.set_codec_preferences(codecs(&config.codecs)).await.map_err(transport_err("codec preferences"))?;
-        }
+        let first = Arc::new(transport::build(&shared, 0).await?);
+        let (current, watched) = watch::channel(Arc::clone(&first));
 
         let muted = Arc::new(AtomicBool::new(false));
-        let send = stream::SendLoop::new(&config.opus, ssrc, track, sender, connected_rx.clone(), Arc::clone(&muted))?;
+        let send = stream::SendLoop::new(
+            &shared.config.opus,
+            shared.ssrc,
+            watched.clone(),
+            connected_rx.clone(),
+            Arc::clone(&muted),
+            Arc::clone(&remote_pts),
+        )?;
         let tasks = vec![
             tokio::spawn(send.run(in_rx, dtmf_rx)),
-            tokio::spawn(stream::quality_loop(Arc::clone(&pc), receive, events_tx, connected_rx)),
-        ];
+            tokio::spawn(receive.clone().playout()),
+            tokio::spawn(stream::quality_loop(watched, receive, events_tx, connected_rx)),
+        ]
+        .into_iter()
+        .chain(bridges)
+        .collect();
         let session = Self {
-            pc,
-            gathered: gathered_rx,
-            gather_timeout: config.gather_timeout,
+            current,
+            shared,
+            negotiation: tokio::sync::Mutex::new(()),
             remote_pts,
             dtmf: dtmf_tx,
             muted,
@@ -339,11 +246,20 @@ impl MediaSession {
         Ok((session, AudioPort { input: in_tx, output: out_rx, events: events_rx }))
     }
 
-    async fn local_sdp_after_gathering(&self) -> Result<String, Error> {
-        let mut gathered = self.gathered.clone();
+    fn transport(&self) -> Arc<Transport> {
+        Arc::clone(&self.current.borrow())
+    }
+
+    fn pc(&self) -> Arc<dyn PeerConnection> {
+        Arc::clone(&self.current.borrow().pc)
+    }
+
+    async fn local_sdp_after_gathering(&self, transport: &Transport) -> Result<String, Error> {
+        let mut gathered = transport.gathered.clone();
         // Bounded: a missing STUN/TURN answer must not hold up the call.
-        let _ = tokio::time::timeout(self.gather_timeout, gathered.wait_for(|done| *done)).await;
-        self.pc
+        let _ = tokio::time::timeout(self.shared.config.gather_timeout, gathered.wait_for(|done| *done)).await;
+        transport
+            .pc
             .local_description()
             .await
             .map(|d| d.sdp)
@@ -352,37 +268,115 @@ impl MediaSession {
 
     /// Our SDP offer (initial call, re-INVITE, hold).
     pub async fn create_offer(&self) -> Result<String, Error> {
-        let offer = self.pc.create_offer(None).await.map_err(transport_err("create offer"))?;
-        self.pc.set_local_description(offer).await.map_err(transport_err("set local offer"))?;
-        self.local_sdp_after_gathering().await
+        let _negotiating = self.negotiation.lock().await;
+        let t = self.transport();
+        let offer = t.pc.create_offer(None).await.map_err(transport_err("create offer"))?;
+        t.pc.set_local_description(offer).await.map_err(transport_err("set local offer"))?;
+        let offer = self.local_sdp_after_gathering(&t).await?;
+        Ok(self.with_narrowband_events(offer))
     }
 
-    /// An offer with fresh ICE credentials, after a network change: the
-    /// far end's answer re-establishes the path without dropping the call.
+    /// Beside G.711, an SBC can only take DTMF as telephone-event/8000
+    /// (RFC 4733 events use the clock of the audio codec they go with).
+    /// webrtc 0.21 keys codecs by MIME type and cannot hold both rates, so
+    /// this layer adds the 8 kHz entry to the body the far end sees and
+    /// takes it out of the answer before the transport sees it.
+    fn with_narrowband_events(&self, offer: String) -> String {
+        let g711 = self.shared.config.codecs.iter().any(|c| matches!(c, AudioCodec::Pcmu | AudioCodec::Pcma));
+        let events = sdp::telephone_events(&offer);
+        let taken = offer.lines().any(|l| l.starts_with(&format!("a=rtpmap:{EVENT_8K_PT} ")));
+        if !g711 || taken || events.iter().any(|&(_, rate)| rate == 8_000) {
+            return offer;
+        }
+        sdp::with_telephone_event_8k(&offer, EVENT_8K_PT)
+    }
+
+    /// An offer with fresh ICE credentials, after a network change (or
+    /// when [`MediaEvent::Disconnected`] says the path broke): the far end's
+    /// answer re-establishes the path without dropping the call.
     pub async fn restart_ice(&self) -> Result<String, Error> {
-        self.pc.restart_ice().await.map_err(transport_err("restart ice"))?;
+        self.pc().restart_ice().await.map_err(transport_err("restart ice"))?;
         self.create_offer().await
     }
 
-    /// Apply the far end's offer and return our answer.
+    /// Apply the far end's offer and return our answer. A re-offer from
+    /// another DTLS endpoint rebuilds the transport first (see the module
+    /// documentation).
     pub async fn accept_offer(&self, remote_sdp: &str) -> Result<String, Error> {
-        let desc = RTCSessionDescription::offer(remote_sdp.to_owned()).map_err(transport_err("parse offer"))?;
-        self.pc.set_remote_description(desc).await.map_err(transport_err("set remote offer"))?;
+        let _negotiating = self.negotiation.lock().await;
+        let mut t = self.transport();
+        let before = t.pc.current_remote_description().await.map(|d| Anchor::of_sdp(&d.sdp));
+        if before.is_some_and(|b| b.moved_to(&Anchor::of_sdp(remote_sdp))) {
+            t = self.rebuild().await?;
+        }
+        let for_transport = self.one_event_rate(remote_sdp);
+        let desc = RTCSessionDescription::offer(for_transport).map_err(transport_err("parse offer"))?;
+        t.pc.set_remote_description(desc).await.map_err(transport_err("set remote offer"))?;
         self.remote_pts.learn(remote_sdp);
+        // Any telephone-event/8000 we answer is in the transport's own parameters.
+        self.remote_pts.set_event_8k_for_sending(None);
         // webrtc 0.21 answers a `sendonly` offer with `sendrecv`; SIP hold
         // needs RFC 3264's mirror image, so we set it before answering.
         let wanted = self.direction.lock().map(|d| *d).unwrap_or_default();
-        self.apply_direction(wanted.answer_to(Direction::of_sdp(remote_sdp))).await?;
-        let answer = self.pc.create_answer(None).await.map_err(transport_err("create answer"))?;
-        self.pc.set_local_description(answer).await.map_err(transport_err("set local answer"))?;
-        self.local_sdp_after_gathering().await
+        apply_direction(&*t.pc, wanted.answer_to(Direction::of_sdp(remote_sdp))).await?;
+        let answer = t.pc.create_answer(None).await.map_err(transport_err("create answer"))?;
+        t.pc.set_local_description(answer).await.map_err(transport_err("set local answer"))?;
+        self.local_sdp_after_gathering(&t).await
+    }
+
+    /// An offer with telephone-event at both 48000 and 8000 (browsers send
+    /// both) as the transport can take it: webrtc 0.21 refuses two formats
+    /// of one MIME type ("payload type not found"), so the rate that goes
+    /// with the codec we will answer (Opus: 48000, G.711: 8000) stays.
+    fn one_event_rate(&self, offer: &str) -> String {
+        let events = sdp::telephone_events(offer);
+        if !(events.iter().any(|e| e.1 == 48_000) && events.iter().any(|e| e.1 == 8_000)) {
+            return offer.to_owned();
+        }
+        let offered_opus =
+            offer.lines().any(|l| l.starts_with("a=rtpmap:") && l.to_ascii_lowercase().contains(" opus/48000"));
+        let we_take_opus = self.shared.config.codecs.contains(&AudioCodec::Opus) && offered_opus;
+        let keep = if we_take_opus { 48_000 } else { 8_000 };
+        let drop: Vec<u8> = events.iter().filter(|e| e.1 != keep).map(|e| e.0).collect();
+        sdp::without_payload_types(offer, &drop)
+    }
+
+    /// A new generation of the transport replaces the current one, which is
+    /// closed; the send loop, the playout and the statistics follow.
+    async fn rebuild(&self) -> Result<Arc<Transport>, Error> {
+        let old = self.transport();
+        let generation = old.generation + 1;
+        let fresh = Arc::new(transport::build(&self.shared, generation).await?);
+        // From here on the old transport's events and packets are ignored.
+        self.shared.current.store(generation, Ordering::Release);
+        self.shared.connected.send_replace(false);
+        self.current.send_replace(Arc::clone(&fresh));
+        let _ = self.shared.events.try_send(MediaEvent::Reanchored);
+        if let Err(e) = old.pc.close().await {
+            tracing::debug!("closing the replaced transport: {e}");
+        }
+        Ok(fresh)
     }
 
     /// Apply the far end's answer to our offer.
     pub async fn accept_answer(&self, remote_sdp: &str) -> Result<(), Error> {
-        let desc = RTCSessionDescription::answer(remote_sdp.to_owned()).map_err(transport_err("parse answer"))?;
-        self.pc.set_remote_description(desc).await.map_err(transport_err("set remote answer"))?;
+        let _negotiating = self.negotiation.lock().await;
+        // telephone-event/8000 was added to our offer by this layer (see
+        // `with_narrowband_events`): the transport only offered /48000. If
+        // the far end took /8000 alone, the transport sees it labelled
+        // 48000, so that it lets us send on that payload type; the send
+        // loop times the events at 8 kHz, which is all the label changes.
+        let events = sdp::telephone_events(remote_sdp);
+        let narrowband: Vec<u8> = events.iter().filter(|e| e.1 == 8_000).map(|e| e.0).collect();
+        let relabelled = narrowband.first().copied().filter(|_| events.iter().all(|e| e.1 == 8_000));
+        let for_transport = match relabelled {
+            Some(pt) => sdp::with_event_rate(remote_sdp, pt, 48_000),
+            None => sdp::without_payload_types(remote_sdp, &narrowband),
+        };
+        let desc = RTCSessionDescription::answer(for_transport).map_err(transport_err("parse answer"))?;
+        self.pc().set_remote_description(desc).await.map_err(transport_err("set remote answer"))?;
         self.remote_pts.learn(remote_sdp);
+        self.remote_pts.set_event_8k_for_sending(relabelled);
         Ok(())
     }
 
@@ -392,20 +386,7 @@ impl MediaSession {
         if let Ok(mut d) = self.direction.lock() {
             *d = direction;
         }
-        self.apply_direction(direction).await
-    }
-
-    async fn apply_direction(&self, direction: Direction) -> Result<(), Error> {
-        let dir = match direction {
-            Direction::SendRecv => RTCRtpTransceiverDirection::Sendrecv,
-            Direction::SendOnly => RTCRtpTransceiverDirection::Sendonly,
-            Direction::RecvOnly => RTCRtpTransceiverDirection::Recvonly,
-            Direction::Inactive => RTCRtpTransceiverDirection::Inactive,
-        };
-        for t in self.pc.get_transceivers().await {
-            t.set_direction(dir).await.map_err(transport_err("set direction"))?;
-        }
-        Ok(())
+        apply_direction(&*self.pc(), direction).await
     }
 
     /// Send a DTMF digit as RFC 4733 telephone-event (100 ms). Unknown
@@ -419,11 +400,84 @@ impl MediaSession {
         self.muted.store(muted, Ordering::Relaxed);
     }
 
+    /// The ICE candidate pair the media flows over, once ICE has chosen one.
+    pub async fn selected_path(&self) -> Option<SelectedPath> {
+        let report = self.pc().get_stats(std::time::Instant::now(), webrtc::peer_connection::StatsSelector::None).await;
+        path::selected_path(&report)
+    }
+
+    /// How many times the transport was rebuilt under this call (0 until
+    /// the far end re-anchors).
+    pub fn transport_generation(&self) -> u64 {
+        self.shared.current.load(Ordering::Acquire)
+    }
+
     /// Close the transport and stop the tasks.
     pub async fn close(self) -> Result<(), Error> {
         for t in &self.tasks {
             t.abort();
         }
-        self.pc.close().await.map_err(transport_err("close"))
+        self.pc().close().await.map_err(transport_err("close"))
     }
+}
+
+/// TURN over TCP or TLS goes through a loopback bridge the transport sees
+/// as a UDP TURN server (webrtc 0.21 only speaks TURN over UDP); returns
+/// the configuration with those URLs replaced, and the bridges' tasks.
+async fn bridge_stream_turn(mut config: MediaConfig) -> Result<(MediaConfig, Vec<tokio::task::JoinHandle<()>>), Error> {
+    let mut tasks = Vec::new();
+    let mut tls = None;
+    for server in &mut config.ice_servers {
+        for url in &mut server.urls {
+            let Some(target) = turn_bridge::StreamTurn::of_url(url) else { continue };
+            let carrier = if target.tls {
+                let name = rustls_pki_types::ServerName::try_from(target.host.clone())
+                    .map_err(|e| Error::Transport { what: "TURN server name", reason: e.to_string() })?;
+                let config = match &tls {
+                    Some(c) => Arc::clone(c),
+                    None => Arc::clone(tls.insert(turn_tls_config(&config.turn_tls_roots)?)),
+                };
+                turn_bridge::Carrier::Tls { name, config }
+            } else {
+                turn_bridge::Carrier::Tcp
+            };
+            let bridge = turn_bridge::start(&target, carrier).await?;
+            *url = format!("turn:{}?transport=udp", bridge.local);
+            tasks.push(bridge.task);
+        }
+    }
+    Ok((config, tasks))
+}
+
+/// TLS for `turns:`: the system's roots and the configured ones, ring.
+fn turn_tls_config(extra_roots: &[Vec<u8>]) -> Result<Arc<tokio_rustls::rustls::ClientConfig>, Error> {
+    use tokio_rustls::rustls::{ClientConfig, RootCertStore, crypto};
+    let mut roots = RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    for der in extra_roots {
+        roots
+            .add(rustls_pki_types::CertificateDer::from(der.clone()))
+            .map_err(|e| Error::Transport { what: "TURN TLS root", reason: e.to_string() })?;
+    }
+    let config = ClientConfig::builder_with_provider(Arc::new(crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Transport { what: "TURN TLS", reason: e.to_string() })?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+async fn apply_direction(pc: &dyn PeerConnection, direction: Direction) -> Result<(), Error> {
+    let dir = match direction {
+        Direction::SendRecv => RTCRtpTransceiverDirection::Sendrecv,
+        Direction::SendOnly => RTCRtpTransceiverDirection::Sendonly,
+        Direction::RecvOnly => RTCRtpTransceiverDirection::Recvonly,
+        Direction::Inactive => RTCRtpTransceiverDirection::Inactive,
+    };
+    for t in pc.get_transceivers().await {
+        t.set_direction(dir).await.map_err(transport_err("set direction"))?;
+    }
+    Ok(())
 }

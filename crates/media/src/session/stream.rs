@@ -4,7 +4,7 @@
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -12,11 +12,10 @@ use bytes::Bytes;
 use rtc::rtp;
 use tokio::sync::{mpsc, watch};
 use webrtc::media_stream::track_local::TrackLocal;
-use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
-use webrtc::peer_connection::{PeerConnection, RTCStatsReportEntry, StatsSelector};
-use webrtc::rtp_transceiver::RtpSender;
+use webrtc::peer_connection::{RTCStatsReportEntry, StatsSelector};
 
+use super::transport::Transport;
 use super::{EVENT_8K_PT, EVENT_48K_PT, MediaEvent, OPUS_PT};
 use crate::Error;
 use crate::dtmf::{DtmfReceiver, DtmfSender, EventPacket};
@@ -37,16 +36,35 @@ pub(crate) fn random_u32() -> u32 {
 pub(crate) struct RemotePayloadTypes {
     event_48k: AtomicU8,
     event_8k: AtomicU8,
+    /// telephone-event/8000 the far end accepted in an answer the transport
+    /// did not see (it cannot hold both rates): 0 for none.
+    event_8k_for_sending: AtomicU8,
+    /// Bumped by every negotiation, so the send loop looks at its result again.
+    epoch: AtomicU64,
 }
 
 impl Default for RemotePayloadTypes {
     fn default() -> Self {
-        Self { event_48k: AtomicU8::new(EVENT_48K_PT), event_8k: AtomicU8::new(EVENT_8K_PT) }
+        Self {
+            event_48k: AtomicU8::new(EVENT_48K_PT),
+            event_8k: AtomicU8::new(EVENT_8K_PT),
+            event_8k_for_sending: AtomicU8::new(0),
+            epoch: AtomicU64::new(0),
+        }
     }
 }
 
 impl RemotePayloadTypes {
+    pub(crate) fn set_event_8k_for_sending(&self, pt: Option<u8>) {
+        self.event_8k_for_sending.store(pt.unwrap_or(0), Ordering::Relaxed);
+    }
+
+    fn event_8k_for_sending(&self) -> Option<u8> {
+        Some(self.event_8k_for_sending.load(Ordering::Relaxed)).filter(|&pt| pt != 0)
+    }
+
     pub(crate) fn learn(&self, sdp: &str) {
+        self.epoch.fetch_add(1, Ordering::Relaxed);
         for line in sdp.lines() {
             let Some(rest) = line.trim().strip_prefix("a=rtpmap:") else { continue };
             let Some((pt, codec)) = rest.split_once(' ') else { continue };
@@ -91,11 +109,14 @@ pub(crate) struct SendLoop {
     ssrc: u32,
     seq: u16,
     ts: u32,
-    track: Arc<TrackLocalStaticRTP>,
-    sender: Arc<dyn RtpSender>,
+    /// The transport generation we write to; a re-anchor replaces it.
+    transport: watch::Receiver<Arc<Transport>>,
+    current: Arc<Transport>,
     connected: watch::Receiver<bool>,
     pending_events: std::collections::VecDeque<EventPacket>,
-    negotiated: Option<(SendCodec, u8)>,
+    /// What the last negotiation chose, and the epoch it was read at.
+    negotiated: Option<(Negotiated, u64)>,
+    remote_pts: Arc<RemotePayloadTypes>,
     muted: Arc<AtomicBool>,
     downsample: Resampler,
 }
@@ -107,52 +128,74 @@ enum SendCodec {
     G711(G711, u8),
 }
 
+/// What a negotiation chose for sending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Negotiated {
+    codec: SendCodec,
+    /// telephone-event/48000 (beside Opus).
+    event_48k: u8,
+    /// telephone-event/8000 (beside G.711), if the far end accepted it.
+    event_8k: Option<u8>,
+}
+
 impl SendLoop {
     pub(crate) fn new(
         opus: &OpusConfig,
         ssrc: u32,
-        track: Arc<TrackLocalStaticRTP>,
-        sender: Arc<dyn RtpSender>,
+        mut transport: watch::Receiver<Arc<Transport>>,
         connected: watch::Receiver<bool>,
         muted: Arc<AtomicBool>,
+        remote_pts: Arc<RemotePayloadTypes>,
     ) -> Result<Self, Error> {
+        let current = Arc::clone(&transport.borrow_and_update());
         Ok(Self {
             encoder: OpusEncoder::new(opus)?,
             ssrc,
             seq: random_u32() as u16,
             ts: random_u32(),
-            track,
-            sender,
+            transport,
+            current,
             connected,
             pending_events: Default::default(),
             negotiated: None,
+            remote_pts,
             muted,
             downsample: Resampler::new(OPUS_RATE, 8_000),
         })
     }
 
     /// The negotiated send codec (the first audio codec of the answer) and
-    /// the telephone-event/48000 payload type, once known.
-    async fn negotiated(&mut self) -> (SendCodec, u8) {
-        if let Some(n) = self.negotiated {
+    /// the telephone-event payload types, once known; read again after
+    /// each negotiation.
+    async fn negotiated(&mut self) -> Negotiated {
+        let epoch = self.remote_pts.epoch.load(Ordering::Relaxed);
+        if let Some((n, at)) = self.negotiated
+            && at == epoch
+        {
             return n;
         }
-        let (mut codec, mut event_pt) = (None, EVENT_48K_PT);
-        if let Ok(params) = self.sender.get_parameters().await {
+        let (mut codec, mut event_48k, mut event_8k) = (None, EVENT_48K_PT, None);
+        if let Ok(params) = self.current.sender.get_parameters().await {
             for c in &params.rtp_parameters.codecs {
                 let pt = c.payload_type;
                 match c.rtp_codec.mime_type.to_ascii_lowercase().as_str() {
                     "audio/opus" => codec = codec.or(Some(SendCodec::Opus(pt))),
                     "audio/pcmu" => codec = codec.or(Some(SendCodec::G711(G711::Pcmu, pt))),
                     "audio/pcma" => codec = codec.or(Some(SendCodec::G711(G711::Pcma, pt))),
-                    "audio/telephone-event" if c.rtp_codec.clock_rate == 48_000 => event_pt = pt,
+                    "audio/telephone-event" if c.rtp_codec.clock_rate == 48_000 => event_48k = pt,
+                    "audio/telephone-event" if c.rtp_codec.clock_rate == 8_000 => event_8k = Some(pt),
                     _ => {}
                 }
             }
         }
+        let event_8k = event_8k.or(self.remote_pts.event_8k_for_sending());
         match codec {
-            Some(codec) => *self.negotiated.insert((codec, event_pt)),
-            None => (SendCodec::Opus(OPUS_PT), event_pt),
+            Some(codec) => {
+                let n = Negotiated { codec, event_48k, event_8k };
+                self.negotiated = Some((n, epoch));
+                n
+            }
+            None => Negotiated { codec: SendCodec::Opus(OPUS_PT), event_48k, event_8k },
         }
     }
 
@@ -168,13 +211,15 @@ impl SendLoop {
         };
         self.seq = self.seq.wrapping_add(1);
         // Before the transport is up a write fails; audio then is simply not sent.
-        let _ = self.track.write_rtp(rtp::Packet { header, payload }).await;
+        let _ = self.current.track.write_rtp(rtp::Packet { header, payload }).await;
     }
 
     pub(crate) async fn run(mut self, mut frames: mpsc::Receiver<Vec<i16>>, mut dtmf: mpsc::Receiver<char>) {
         let mut pkt = [0u8; MAX_OPUS_PACKET];
         let frame_ticks = self.encoder.frame_samples() as u32;
-        let dtmf_tx = DtmfSender::new(OPUS_RATE, (frame_ticks * 1000 / OPUS_RATE).max(1));
+        let frame_ms = (frame_ticks * 1000 / OPUS_RATE).max(1);
+        // RFC 4733 at the clock of the audio codec beside it.
+        let (dtmf_48k, dtmf_8k) = (DtmfSender::new(OPUS_RATE, frame_ms), DtmfSender::new(8_000, frame_ms));
         let mut was_silent = true;
         let silence = vec![0i16; frame_ticks as usize];
         let (mut narrow, mut bytes) = (Vec::with_capacity(320), Vec::with_capacity(320));
@@ -182,33 +227,47 @@ impl SendLoop {
             // Muted: encode silence, so DTX sends almost nothing and the far
             // end's decoder fades out instead of cutting off.
             let frame = if self.muted.load(Ordering::Relaxed) { &silence } else { &frame };
+            if self.transport.has_changed().unwrap_or(false) {
+                // Rebuilt under the call: same SSRC, sequence and timestamps
+                // go on; the new answer may have chosen another codec.
+                self.current = Arc::clone(&self.transport.borrow_and_update());
+                self.negotiated = None;
+            }
             if !*self.connected.borrow() {
                 continue;
             }
             let ts = self.ts;
-            let (codec, event_pt) = self.negotiated().await;
-            let opus_pt = match codec {
-                SendCodec::Opus(pt) => pt,
+            let n = self.negotiated().await;
+            let (audio_pt, payload, event_pt, events) = match n.codec {
+                SendCodec::Opus(pt) => {
+                    let Ok(len) = self.encoder.encode(frame, &mut pkt) else { continue };
+                    self.ts = self.ts.wrapping_add(frame_ticks);
+                    (pt, &pkt[..len], Some(n.event_48k), &dtmf_48k)
+                }
                 SendCodec::G711(law, pt) => {
-                    // G.711 beside an SBC: 8 kHz, one byte a sample. DTMF
-                    // would need telephone-event/8000, which we do not offer.
+                    // G.711 beside an SBC: 8 kHz, one byte a sample.
                     narrow.clear();
                     self.downsample.process(frame, &mut narrow);
                     bytes.clear();
                     law.encode(&narrow, &mut bytes);
                     self.ts = self.ts.wrapping_add(narrow.len() as u32);
-                    self.write(pt, false, ts, Bytes::copy_from_slice(&bytes)).await;
-                    continue;
+                    (pt, &bytes[..], n.event_8k, &dtmf_8k)
                 }
             };
-            self.ts = self.ts.wrapping_add(frame_ticks);
             if self.pending_events.is_empty()
                 && let Ok(digit) = dtmf.try_recv()
             {
-                self.pending_events.extend(dtmf_tx.packets(digit, ts, 100).into_iter().flatten());
+                if event_pt.is_some() {
+                    self.pending_events.extend(events.packets(digit, ts, 100).into_iter().flatten());
+                } else {
+                    tracing::warn!(
+                        "DTMF {digit:?} not sent: the far end accepted no telephone-event at this codec's rate"
+                    );
+                }
             }
-            let Ok(n) = self.encoder.encode(frame, &mut pkt) else { continue };
-            if let Some(first) = self.pending_events.pop_front() {
+            if let Some(event_pt) = event_pt
+                && let Some(first) = self.pending_events.pop_front()
+            {
                 // The digit replaces audio for its duration (RFC 4733 2.5.1.1).
                 let mut batch = vec![first];
                 while self.pending_events.front().is_some_and(|p| p.event == first.event) {
@@ -219,9 +278,10 @@ impl SendLoop {
                 }
                 continue;
             }
-            // DTX: one or two bytes mean silence; Opus sends one now and then itself.
-            let silent = n <= 2;
-            self.write(opus_pt, was_silent && !silent, ts, Bytes::copy_from_slice(&pkt[..n])).await;
+            // Opus DTX: one or two bytes mean silence; Opus sends one now and then itself.
+            let silent = matches!(n.codec, SendCodec::Opus(_)) && payload.len() <= 2;
+            let payload = Bytes::copy_from_slice(payload);
+            self.write(audio_pt, was_silent && !silent, ts, payload).await;
             was_silent = silent;
         }
     }
@@ -234,6 +294,7 @@ pub(crate) struct Inbound {
     shim: Option<(Impairment, Instant)>,
     delayed: Vec<(Instant, u32, Bytes)>,
     codec: RecvCodec,
+    ssrc: Option<u32>,
 }
 
 /// What the far end sends us (its choice may differ from ours).
@@ -261,11 +322,13 @@ impl RecvCodec {
 }
 
 impl Inbound {
-    fn arrive(&mut self, now: Instant, payload_type: u8, ts: u32, payload: Bytes) {
+    fn arrive(&mut self, now: Instant, ssrc: u32, payload_type: u8, ts: u32, payload: Bytes) {
         let codec = RecvCodec::of(payload_type);
-        if codec != self.codec {
-            // A re-INVITE changed the codec: the old timeline means nothing now.
+        if codec != self.codec || self.ssrc != Some(ssrc) {
+            // A re-INVITE changed the codec, or another media server (a new
+            // SSRC) took over: the old timeline means nothing now.
             self.codec = codec;
+            self.ssrc = Some(ssrc);
             self.jb = JitterBuffer::new(codec.jitter_config());
             self.delayed.clear();
         }
@@ -289,14 +352,17 @@ impl Inbound {
     }
 }
 
-/// Shared by the receive tasks of a session (a renegotiation may deliver a
-/// new remote track; its packets go to the same playout).
+/// Shared by the receive tasks of a session (a renegotiation or a rebuilt
+/// transport delivers a new remote track; its packets go to the same
+/// jitter buffer and the one playout task).
 #[derive(Clone)]
 pub(crate) struct ReceiveContext {
     output: mpsc::Sender<Vec<i16>>,
     events: mpsc::Sender<MediaEvent>,
     pts: Arc<RemotePayloadTypes>,
     buffer: Arc<Mutex<Inbound>>,
+    /// The transport generation whose packets count.
+    current: Arc<AtomicU64>,
 }
 
 impl ReceiveContext {
@@ -305,27 +371,32 @@ impl ReceiveContext {
         events: mpsc::Sender<MediaEvent>,
         pts: Arc<RemotePayloadTypes>,
         impairment: Option<Impairment>,
+        current: Arc<AtomicU64>,
     ) -> Self {
         let inbound = Inbound {
             jb: JitterBuffer::new(JitterConfig::opus_20ms()),
             shim: impairment.map(|i| (i, Instant::now())),
             delayed: Vec::new(),
             codec: RecvCodec::Opus,
+            ssrc: None,
         };
-        Self { output, events, pts, buffer: Arc::new(Mutex::new(inbound)) }
+        Self { output, events, pts, buffer: Arc::new(Mutex::new(inbound)), current }
     }
 
     pub(crate) fn jitter_stats(&self) -> JitterStats {
         self.buffer.lock().map(|b| b.jb.stats()).unwrap_or_default()
     }
 
-    /// Start receiving from `track` and playing out every 20 ms.
-    pub(crate) fn spawn(&self, track: Arc<dyn TrackRemote>) {
+    /// Start receiving from `track` of transport `generation`, until the
+    /// track ends or a newer generation takes over.
+    pub(crate) fn spawn(&self, track: Arc<dyn TrackRemote>, generation: u64) {
         let ctx = self.clone();
-        let playout = tokio::spawn(ctx.clone().playout());
         tokio::spawn(async move {
             let mut dtmf = DtmfReceiver::default();
             while let Some(event) = track.poll().await {
+                if ctx.current.load(Ordering::Acquire) != generation {
+                    return;
+                }
                 match event {
                     TrackRemoteEvent::OnRtpPacket(p) => {
                         if ctx.pts.event_rate(p.header.payload_type).is_some() {
@@ -333,18 +404,20 @@ impl ReceiveContext {
                                 let _ = ctx.events.try_send(MediaEvent::Dtmf(d));
                             }
                         } else if let Ok(mut inbound) = ctx.buffer.lock() {
-                            inbound.arrive(Instant::now(), p.header.payload_type, p.header.timestamp, p.payload);
+                            let h = &p.header;
+                            inbound.arrive(Instant::now(), h.ssrc, h.payload_type, h.timestamp, p.payload);
                         }
                     }
                     TrackRemoteEvent::OnEnded => break,
                     _ => {}
                 }
             }
-            playout.abort();
         });
     }
 
-    async fn playout(self) {
+    /// Every 20 ms, the next frame from the jitter buffer, decoded or
+    /// concealed, to the output (one task per session).
+    pub(crate) async fn playout(self) {
         let Ok(mut decoder) = OpusDecoder::new(FrameDuration::Ms20) else { return };
         let mut pcm = vec![0i16; 5760];
         let (mut narrow, mut last) = (Vec::with_capacity(320), Vec::with_capacity(1920));
@@ -398,9 +471,10 @@ impl ReceiveContext {
     }
 }
 
-/// Once a second: statistics -> MOS.
+/// Once a second: statistics -> MOS, from whichever transport generation
+/// is current.
 pub(crate) async fn quality_loop(
-    pc: Arc<dyn PeerConnection>,
+    transport: watch::Receiver<Arc<Transport>>,
     receive: ReceiveContext,
     events: mpsc::Sender<MediaEvent>,
     mut connected: watch::Receiver<bool>,
@@ -412,9 +486,15 @@ pub(crate) async fn quality_loop(
     ticker.tick().await;
     let (mut last_received, mut last_lost) = (0u64, 0i64);
     let mut last_buffer = JitterStats::default();
+    let mut last_generation = 0;
     loop {
         ticker.tick().await;
-        let report = pc.get_stats(Instant::now(), StatsSelector::None).await;
+        let current = Arc::clone(&transport.borrow());
+        if current.generation != last_generation {
+            // A new peer connection counts from zero.
+            (last_received, last_lost, last_generation) = (0, 0, current.generation);
+        }
+        let report = current.pc.get_stats(Instant::now(), StatsSelector::None).await;
         let (mut rtt, mut jitter, mut received, mut lost) = (0.0f64, 0.0f64, 0u64, 0i64);
         for entry in report.iter() {
             match entry {

@@ -3,48 +3,13 @@
 //! both checks what we played and paces the test: each read returns when
 //! 20 ms of real audio have passed.
 
-use std::io::Read;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use warmline_media::backend::write_wav;
 use warmline_media::device::{DeviceKind, FRAME, SystemInput, SystemOutput, list_devices};
 use warmline_media::tone::{ToneDetector, ToneGenerator};
 
-fn require_session() {
-    assert_eq!(
-        std::env::var("WARMLINE_TEST_SESSION").as_deref(),
-        Ok("1"),
-        "run inside installer/test-session.sh: the real device path needs its PulseAudio null sinks"
-    );
-}
-
-struct Recorder(Child);
-
-impl Recorder {
-    fn start(device: &str) -> Self {
-        let child = Command::new("parec")
-            .args([&format!("--device={device}"), "--format=s16le", "--rate=48000", "--channels=1", "--raw"])
-            .args(["--latency-msec=20"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("parec should start inside the test session");
-        Self(child)
-    }
-
-    /// Blocks until the next 20 ms of recorded audio arrive.
-    fn frame(&mut self) -> Vec<i16> {
-        let mut bytes = [0u8; FRAME * 2];
-        self.0.stdout.as_mut().expect("piped").read_exact(&mut bytes).expect("parec keeps recording");
-        bytes.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect()
-    }
-}
-
-impl Drop for Recorder {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use super::pulse::{NullSink, Recorder, require_session};
 
 #[test]
 fn lists_a_default_input_and_output() {
@@ -53,6 +18,16 @@ fn lists_a_default_input_and_output() {
     for kind in [DeviceKind::Input, DeviceKind::Output] {
         assert!(devices.iter().any(|d| d.kind == kind && d.is_default), "a default {kind:?} in {devices:#?}");
     }
+    // PulseAudio's sinks and sources by name, so the ringer can be chosen by id.
+    for (id, kind) in [
+        ("pulseaudio:warmline_speaker", DeviceKind::Output),
+        ("pulseaudio:warmline_ringer", DeviceKind::Output),
+        ("pulseaudio:warmline_mic.monitor", DeviceKind::Input),
+    ] {
+        assert!(devices.iter().any(|d| d.id == id && d.kind == kind), "{id} in {devices:#?}");
+    }
+    let speaker = devices.iter().find(|d| d.is_default && d.kind == DeviceKind::Output).map(|d| d.id.as_str());
+    assert_eq!(speaker, Some("pulseaudio:warmline_speaker"), "the session's default sink");
 }
 
 #[test]
@@ -64,8 +39,8 @@ fn speaker_output_reaches_the_sink_monitor() {
     let det = ToneDetector::new(48_000, 1000.0);
     let (mut heard, mut started) = (0, None);
     for i in 0..400 {
-        // Keep about 100 ms queued, topping up as real time passes.
-        while out.queued() < 4_800 {
+        // Keep about 40 ms queued, topping up as real time passes.
+        while out.queued() < 1_920 {
             out.write_frame(&tone.next_frame(FRAME));
         }
         let hit = det.detect(&rec.frame());
@@ -113,4 +88,26 @@ fn microphone_input_hears_what_is_played_into_the_mic_sink() {
     assert!(frames >= 100, "the microphone never delivered the tone (frames {frames})");
     assert!(hits * 100 >= frames * 98, "tone in {hits}/{frames} microphone frames");
     assert!(!input.lost());
+}
+
+#[test]
+fn playback_delay_stays_bounded_on_a_freshly_loaded_sink() {
+    // Regression: PulseAudio's default buffer is two seconds, and a sink
+    // that starts consuming late left its backlog on the call for good.
+    require_session();
+    let _sink = NullSink::load("warmline_fresh");
+    let mut clock = Recorder::start("warmline_speaker.monitor");
+    let mut out = SystemOutput::open(Some("pulseaudio:warmline_fresh")).expect("the fresh sink opens");
+    let mut worst = 0;
+    for tick in 0..150 {
+        clock.frame();
+        out.write_frame(&[0i16; FRAME]);
+        if tick >= 50 {
+            worst = worst.max(out.queued());
+        }
+    }
+    assert!(
+        worst <= 48 * 80 + FRAME,
+        "playback queue after the first second: {worst} samples (80 ms + a frame at most)"
+    );
 }

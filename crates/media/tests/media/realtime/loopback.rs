@@ -9,8 +9,8 @@ use tokio::sync::mpsc;
 use tokio::time::timeout;
 use warmline_media::dtmf::DtmfEvent;
 use warmline_media::impair::Impairment;
-use warmline_media::sdp::Direction;
-use warmline_media::session::{AudioCodec, AudioPort, MediaConfig, MediaEvent, MediaSession};
+use warmline_media::sdp::{Anchor, Direction};
+use warmline_media::session::{AudioCodec, AudioPort, IceServer, MediaConfig, MediaEvent, MediaSession};
 use warmline_media::tone::{ToneDetector, ToneGenerator};
 
 const SETTLE_FRAMES: usize = 25;
@@ -82,7 +82,8 @@ async fn call(alice_config: MediaConfig, bob_config: MediaConfig) -> Call {
     let (bob, mut b) = MediaSession::new(bob_config).await.expect("bob session");
     let offer = alice.create_offer().await.expect("offer");
     assert!(offer.contains("a=rtpmap:111 opus/48000/2"), "Opus on PT 111:\n{offer}");
-    assert_eq!(offer.matches("telephone-event/48000").count(), 1, "one telephone-event:\n{offer}");
+    assert_eq!(offer.matches("telephone-event/48000").count(), 1, "telephone-event/48000 beside Opus:\n{offer}");
+    assert_eq!(offer.matches("telephone-event/8000").count(), 1, "and /8000 beside G.711:\n{offer}");
     assert!(offer.contains("a=fingerprint:") && offer.contains("127.0.0.1"), "DTLS and a loopback candidate");
     let answer = bob.accept_offer(&offer).await.expect("answer");
     alice.accept_answer(&answer).await.expect("apply answer");
@@ -159,10 +160,18 @@ async fn loopback_call_falls_back_to_pcmu_when_the_far_end_has_no_opus() {
     let sbc_like = MediaConfig { codecs: vec![AudioCodec::Pcmu], ..MediaConfig::loopback() };
     let mut c = call(MediaConfig::loopback(), sbc_like).await;
     let m_line = c.answer.lines().find(|l| l.starts_with("m=audio")).expect("an audio section");
-    assert!(m_line.ends_with("SAVPF 0 101"), "PCMU and telephone-event only: {m_line}");
+    assert!(m_line.ends_with("SAVPF 0 126"), "PCMU and telephone-event/8000 only: {m_line}");
+    assert!(c.answer.contains("a=rtpmap:126 telephone-event/8000"), "{}", c.answer);
     let (alice_share, bob_share) = c.measure().await;
     assert!(alice_share >= 0.98, "alice should hear bob over PCMU: {alice_share}");
     assert!(bob_share >= 0.98, "bob should hear alice over PCMU: {bob_share}");
+    // RFC 4733 beside G.711 runs at 8 kHz, both ways.
+    c.alice.send_dtmf('4').expect("dtmf queued");
+    let got = wait_for(&mut c.b, "alice's digit at 8 kHz", |e| matches!(e, MediaEvent::Dtmf(_))).await;
+    assert_eq!(got, MediaEvent::Dtmf(DtmfEvent::Began('4')));
+    c.bob.send_dtmf('#').expect("dtmf queued");
+    let got = wait_for(&mut c.a, "bob's digit at 8 kHz", |e| matches!(e, MediaEvent::Dtmf(_))).await;
+    assert_eq!(got, MediaEvent::Dtmf(DtmfEvent::Began('#')));
     c.hang_up().await;
 }
 
@@ -181,6 +190,54 @@ async fn ice_restart_mid_call_keeps_audio_flowing() {
     let (alice_share, bob_share) = c.measure().await;
     assert!(alice_share >= 0.98, "alice keeps hearing bob after the restart: {alice_share}");
     assert!(bob_share >= 0.98, "bob keeps hearing alice after the restart: {bob_share}");
+    let (before, after) = (Anchor::of_sdp(&c.offer), Anchor::of_sdp(&offer));
+    assert!(before.ice_restarted(&after) && !before.moved_to(&after), "same DTLS peer, new ICE credentials");
+    assert_eq!(c.bob.transport_generation(), 0, "an ICE restart is applied in place, DTLS survives");
+    c.hang_up().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reoffer_from_a_new_media_server_rebuilds_the_transport_under_the_same_call() {
+    let mut c = call(MediaConfig::loopback(), MediaConfig::loopback()).await;
+    let (alice_share, _) = c.measure().await;
+    assert!(alice_share >= 0.98, "alice hears bob before the re-anchor: {alice_share}");
+
+    // The SBC moves the call to another media server: Carol stands in for
+    // it, with her own ICE credentials and DTLS certificate, and re-offers.
+    let (carol, mut k) = MediaSession::new(MediaConfig::loopback()).await.expect("carol");
+    let reoffer = carol.create_offer().await.expect("carol's re-offer");
+    let (old, new) = (Anchor::of_sdp(&c.answer), Anchor::of_sdp(&reoffer));
+    assert!(old.moved_to(&new) && old.ice_restarted(&new), "new fingerprint and ICE credentials: {old:?} {new:?}");
+    let answer = c.alice.accept_offer(&reoffer).await.expect("alice answers the re-offer");
+    assert_eq!(
+        Anchor::of_sdp(&answer).fingerprint,
+        Anchor::of_sdp(&c.offer).fingerprint,
+        "alice keeps her DTLS identity across the rebuild"
+    );
+    carol.accept_answer(&answer).await.expect("carol applies the answer");
+    let carol_tone = play_tone(k.input.clone(), 1400.0);
+
+    wait_for(&mut c.a, "the re-anchor", |e| *e == MediaEvent::Reanchored).await;
+    wait_for(&mut c.a, "alice connected to carol", |e| *e == MediaEvent::Connected).await;
+    wait_for(&mut k, "carol connected", |e| *e == MediaEvent::Connected).await;
+    assert_eq!(c.alice.transport_generation(), 1, "one rebuild");
+    // Frames queued before the rebuild are bob's; count only what follows.
+    while c.a.output.try_recv().is_ok() {}
+    let (heard_by_alice, heard_by_carol) = tokio::join!(record(&mut c.a.output), record(&mut k.output));
+    let alice_hears_carol = ToneDetector::new(48_000, 1400.0).share_detected(&heard_by_alice, 960);
+    let alice_hears_bob = ToneDetector::new(48_000, 1000.0).share_detected(&heard_by_alice, 960);
+    let carol_hears_alice = ToneDetector::new(48_000, 600.0).share_detected(&heard_by_carol, 960);
+    eprintln!(
+        "after the re-anchor: alice hears carol {alice_hears_carol:.3} (bob {alice_hears_bob:.3}), carol hears alice {carol_hears_alice:.3}"
+    );
+    assert!(
+        alice_hears_carol >= 0.98,
+        "the same call (session and audio port) now hears the new server: {alice_hears_carol}"
+    );
+    assert!(alice_hears_bob < 0.02, "the old media server is no longer heard: {alice_hears_bob}");
+    assert!(carol_hears_alice >= 0.98, "the new server hears alice: {carol_hears_alice}");
+    carol_tone.abort();
+    carol.close().await.expect("close carol");
     c.hang_up().await;
 }
 
@@ -197,4 +254,25 @@ async fn hold_reoffer_says_sendonly_and_the_answer_recvonly() {
     let offer = c.alice.create_offer().await.expect("resume offer");
     assert_eq!(Direction::of_sdp(&offer), Direction::SendRecv);
     c.hang_up().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unanswering_turn_server_does_not_hold_up_the_offer() {
+    // A TURN server behind a firewall that drops everything: a socket that never answers.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").expect("socket");
+    let addr = silent.local_addr().expect("address");
+    let turn =
+        IceServer { urls: vec![format!("turn:{addr}?transport=udp")], username: "u".into(), credential: "p".into() };
+    let config =
+        MediaConfig { ice_servers: vec![turn], gather_timeout: Duration::from_millis(300), ..MediaConfig::loopback() };
+    let (session, _port) = MediaSession::new(config).await.expect("session");
+    // Unbounded, the offer would wait out the TURN client's retransmissions (39.5 s).
+    let offer = timeout(Duration::from_secs(20), session.create_offer())
+        .await
+        .expect("the offer goes out without waiting for TURN")
+        .expect("offer");
+    assert!(offer.contains("typ host"), "host candidates are in:\n{offer}");
+    assert!(!offer.contains("typ relay"), "no relay from a silent server:\n{offer}");
+    assert!(!offer.contains("a=end-of-candidates"), "gathering was still going on when the offer went out:\n{offer}");
+    session.close().await.expect("close");
 }
