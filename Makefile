@@ -52,15 +52,18 @@ bench: setup
 	@echo "== media CPU per endpoint, setup, latency: cargo bench -p warmline-media --bench media"
 	$(SESSION) $(CARGO) bench -p warmline-media --bench media
 
-## fuzz: the SIP parser under libFuzzer for FUZZ_SECONDS (default 600); the
-## corpus it grows stays in crates/sip/fuzz/corpus-work, the checked-in seeds
-## in corpus/parse are replayed by `make test`.
+## fuzz: the SIP parser, then the user agent fed any frames, under libFuzzer
+## for FUZZ_SECONDS each (default 600); the corpora they grow stay in
+## crates/sip/fuzz/corpus-work*, the checked-in seeds in corpus/parse and
+## corpus/ua are replayed by `make test`.
 FUZZ_SECONDS ?= 600
 fuzz: setup
 	command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz@0.13.2
-	mkdir -p crates/sip/fuzz/corpus-work
+	mkdir -p crates/sip/fuzz/corpus-work crates/sip/fuzz/corpus-work-ua
 	cd crates/sip/fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O parse corpus-work corpus/parse -- \
 		-dict=sip.dict -max_len=4096 -max_total_time=$(FUZZ_SECONDS)
+	cd crates/sip/fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O ua corpus-work-ua corpus/ua -- \
+		-dict=sip.dict -max_len=8192 -max_total_time=$(FUZZ_SECONDS)
 
 ## package: the .deb (offline) through the Tauri bundler.
 package: ui

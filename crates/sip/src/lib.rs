@@ -138,6 +138,7 @@ pub mod call_data;
 pub mod dialog;
 pub mod engine;
 pub mod message;
+pub mod pidf;
 pub mod registration;
 pub mod transaction;
 #[cfg(feature = "transport")]

@@ -148,12 +148,17 @@ impl MediaDirection {
 
 /// The direction of the first media stream (its own attribute, else the
 /// session-level one, else sendrecv). A `c=` address of 0.0.0.0 is the RFC
-/// 2543 way to hold and counts as inactive. Nothing else of the SDP is read.
+/// 2543 way to hold and counts as inactive, except with ICE: there it is the
+/// placeholder every WebRTC offer carries (RFC 8839 4.2.1.1; port 9, the
+/// real addresses in `a=candidate`), not hold. Nothing else of the SDP is read.
 pub(crate) fn direction(sdp: &[u8]) -> MediaDirection {
     let text = String::from_utf8_lossy(sdp);
     let (mut session, mut media, mut in_media, mut seen_media) = (None, None, false, false);
-    let mut zero_address = false;
+    let (mut zero_address, mut ice) = (false, false);
     for line in text.lines().map(str::trim) {
+        if line.starts_with("a=ice-ufrag:") || line.starts_with("a=candidate:") {
+            ice = true;
+        }
         if line.starts_with("m=") {
             if seen_media {
                 break; // only the first stream: audio, for a softphone
@@ -174,7 +179,7 @@ pub(crate) fn direction(sdp: &[u8]) -> MediaDirection {
         };
         if in_media { media = Some(d) } else { session = Some(d) }
     }
-    if zero_address {
+    if zero_address && !ice {
         return MediaDirection::Inactive;
     }
     media.or(session).unwrap_or(MediaDirection::SendRecv)
@@ -230,5 +235,17 @@ mod tests {
         assert_eq!(direction(b"v=0\nc=IN IP4 0.0.0.0\nm=audio 4000 RTP/AVP 0\n"), MediaDirection::Inactive);
         assert!(MediaDirection::SendOnly.is_hold() && !MediaDirection::RecvOnly.is_hold());
         assert_eq!(direction(&[0xff, 0xfe]), MediaDirection::SendRecv, "bytes that are not text do no harm");
+    }
+
+    #[test]
+    fn webrtc_offers_with_a_zero_address_are_not_hold() {
+        // Every WebRTC offer says c=IN IP4 0.0.0.0 (port 9) with ICE; reading
+        // it as RFC 2543 hold made each call start remote-held, so the far
+        // end's real hold never showed as a change.
+        let webrtc = b"v=0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\n\
+            a=ice-ufrag:abcd\r\na=ice-pwd:0123456789abcdef012345\r\na=sendrecv\r\n";
+        assert_eq!(direction(webrtc), MediaDirection::SendRecv);
+        let held = String::from_utf8_lossy(webrtc).replace("a=sendrecv", "a=sendonly");
+        assert_eq!(direction(held.as_bytes()), MediaDirection::SendOnly);
     }
 }

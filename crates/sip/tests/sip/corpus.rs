@@ -26,3 +26,15 @@ fn typical_call_messages_parse() {
         assert_eq!(m.to_bytes(), data, "{name}: a canonical message serializes byte for byte");
     }
 }
+
+#[test]
+fn user_agent_fuzz_corpus_replays_without_panic() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/ua");
+    let mut count = 0;
+    for entry in std::fs::read_dir(&dir).expect("fuzz/corpus/ua is checked in") {
+        let data = std::fs::read(entry.expect("directory entry").path()).expect("read corpus file");
+        super::ua_property::check(&data);
+        count += 1;
+    }
+    assert!(count >= 5, "seed corpus holds call, cancel, options/notify, Replaces and stray-response sequences");
+}

@@ -13,6 +13,7 @@ mod transactions;
 mod transport;
 mod ua_calls;
 mod ua_flow;
+mod ua_property;
 mod ua_register;
 mod ua_reoffer;
 mod ua_timers;
