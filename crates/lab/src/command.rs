@@ -126,6 +126,26 @@ pub enum LabCommand {
         /// Seconds.
         secs: f64,
     },
+    /// Places a simulated customer call to a queue (WebRTC audio).
+    Call {
+        /// The caller's number (E.164).
+        from: String,
+        /// The queue.
+        queue: String,
+        /// The customer's voice: `{"tone_hz": 440}` (default), `{"wav": "path"}` or `"silence"`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        audio: Option<Audio>,
+        /// A WAV file for what the customer hears, written when the call ends.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        record: Option<std::path::PathBuf>,
+    },
+    /// Hangs up a simulated customer.
+    Hangup {
+        /// The customer id `call` returned (`K1`).
+        customer: String,
+    },
+    /// Lists the agents' SIP accounts for this run (passwords included).
+    SipAccounts,
     /// Ends the session ([`crate::Lab::serve_lines`] returns after replying).
     Quit,
 }
@@ -218,6 +238,16 @@ impl Control {
                 self.advance(std::time::Duration::from_secs_f64(secs))?;
                 json!({ "now_ms": self.now_ms() })
             }
+            LabCommand::Call { from, queue, audio, record } => {
+                let audio = audio.unwrap_or(Audio::ToneHz(440.0));
+                let call = crate::customer::CustomerCall { from, name: None, queue, audio, record };
+                json!({ "customer": self.place_call(call)?.id })
+            }
+            LabCommand::Hangup { customer } => {
+                self.hang_up_customer(&customer)?;
+                Value::Null
+            }
+            LabCommand::SipAccounts => serde_json::to_value(self.sip_accounts()).unwrap_or(Value::Null),
             LabCommand::Quit => Value::Null,
         })
     }

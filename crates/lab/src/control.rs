@@ -12,6 +12,7 @@ use tokio::sync::broadcast;
 use crate::Error;
 use crate::crm::Crm;
 use crate::crm::db::CrmNote;
+use crate::customer::{CustomerCall, CustomerHandle, CustomerState};
 use crate::entra::scopes::GRAPH_PERMISSIONS;
 use crate::faults::{CrmOutage, GraphFaultRule, TokenFaultRule};
 use crate::presence::{Activity, Availability, Presence};
@@ -53,6 +54,23 @@ pub enum LabEvent {
         /// Seconds it stays valid.
         expires_in: u64,
     },
+    /// A simulated customer's call changed state.
+    Customer {
+        /// The lab's name for the customer (`K1`).
+        customer: String,
+        /// The caller's number.
+        from: String,
+        /// `dialing`, `connected` or `ended`.
+        state: CustomerState,
+        /// For `ended`: how, and where the recording went.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
+    /// Something on the SIP side: registrations, availability, and calls
+    /// queued, routed, re-queued, answered and ended. Printed flat
+    /// (`{"event":"queued",...}`).
+    #[serde(untagged)]
+    Sip(crate::sip::SipEvent),
 }
 
 /// Why a presence changed.
@@ -111,9 +129,101 @@ pub struct Control {
     pub(crate) crm: Arc<Crm>,
     /// The scenario's experts' static facts (skills, churn), by index.
     pub(crate) experts: Arc<Vec<crate::scenario::Expert>>,
+    /// The SIP side: accounts, and what customers need to call.
+    pub(crate) sip: Arc<SipControl>,
+}
+
+/// What the control API needs of the SIP side.
+#[derive(Debug)]
+pub(crate) struct SipControl {
+    /// Each agent's SIP account (extension, UPN, password), made at start.
+    pub accounts: Vec<SipAccount>,
+    pub attacher: crate::sip::server::Attacher,
+    pub domain: String,
+    pub base_dir: Option<std::path::PathBuf>,
+    /// Customer names by phone number, for the caller's display name.
+    pub names: std::collections::HashMap<String, String>,
+    pub customers: std::sync::Mutex<std::collections::HashMap<String, CustomerHandle>>,
+    pub next_customer: std::sync::atomic::AtomicU64,
+}
+
+/// An agent's SIP credentials in this lab run. The password is generated
+/// at start and valid only for this lab on loopback; it is never logged
+/// (the `Debug` output hides it).
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct SipAccount {
+    /// The SIP user (the scenario's extension).
+    pub extension: String,
+    /// The agent's UPN.
+    pub upn: String,
+    /// The address of record, `sip:<extension>@<domain>`.
+    pub aor: String,
+    /// The digest password.
+    pub password: String,
+}
+
+impl std::fmt::Debug for SipAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SipAccount").field("extension", &self.extension).field("aor", &self.aor).finish_non_exhaustive()
+    }
 }
 
 impl Control {
+    /// An agent's SIP credentials for this run, by extension or UPN
+    /// (case-insensitive).
+    pub fn sip_account(&self, who: &str) -> Result<SipAccount, Error> {
+        self.sip
+            .accounts
+            .iter()
+            .find(|a| a.extension == who || a.upn.eq_ignore_ascii_case(who))
+            .cloned()
+            .ok_or_else(|| Error::UnknownUser(who.to_owned()))
+    }
+
+    /// Every agent's SIP credentials.
+    pub fn sip_accounts(&self) -> Vec<SipAccount> {
+        self.sip.accounts.clone()
+    }
+
+    /// Places a simulated customer call (WebRTC audio, see
+    /// [`CustomerCall`]); its progress comes as [`LabEvent::Customer`] and
+    /// the ACD's events. Needs the lab's tokio runtime.
+    pub fn place_call(&self, mut call: CustomerCall) -> Result<CustomerHandle, Error> {
+        if call.name.is_none() {
+            call.name = self.sip.names.get(&call.from).cloned();
+        }
+        let n = self.sip.next_customer.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let id = format!("K{n}");
+        let (tenant, sip) = (self.tenant.clone(), self.sip.clone());
+        let handle = crate::customer::place(
+            &self.sip.attacher,
+            &self.sip.domain,
+            id.clone(),
+            call,
+            self.sip.base_dir.clone(),
+            move |e| {
+                if let LabEvent::Customer { customer, state: CustomerState::Ended, .. } = &e
+                    && let Ok(mut map) = sip.customers.lock()
+                {
+                    map.remove(customer);
+                }
+                tenant.emit(e);
+            },
+        )?;
+        if let Ok(mut map) = self.sip.customers.lock() {
+            map.insert(id, handle.clone());
+        }
+        Ok(handle)
+    }
+
+    /// Hangs up a simulated customer's call.
+    pub fn hang_up_customer(&self, customer: &str) -> Result<(), Error> {
+        let handle = self.sip.customers.lock().ok().and_then(|m| m.get(customer).cloned());
+        let handle = handle.ok_or_else(|| Error::BadCommand(format!("no customer {customer:?}")))?;
+        handle.hang_up();
+        Ok(())
+    }
+
     /// Events from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<LabEvent> {
         self.tenant.events.subscribe()

@@ -9,10 +9,13 @@ use tokio::net::TcpListener;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
-use crate::control::Control;
+use crate::LabEvent;
+use crate::control::{Control, SipAccount, SipControl};
 use crate::crm::db::CrmDb;
 use crate::crm::{Crm, CrmListener};
 use crate::scenario::{ConsentMode, Scenario};
+use crate::sip::server::SipServer;
+use crate::sip::{AgentAccount, CoreConfig};
 use crate::tenant::{Shared, Urls};
 use crate::{Clock, Endpoints, Error, crm, entra, graph};
 
@@ -26,11 +29,14 @@ pub struct LabOptions {
     /// The CRM's SQLite file; a temporary one, removed with the lab, when unset.
     /// An existing file keeps its notes; the scenario's customers are (re)seeded.
     pub crm_db: Option<PathBuf>,
+    /// How long the ACD lets an offered call ring before taking it back
+    /// and re-queuing it (20 s by default).
+    pub ring_timeout: Duration,
 }
 
 impl Default for LabOptions {
     fn default() -> Self {
-        LabOptions { clock: Clock::system(), consent: None, crm_db: None }
+        LabOptions { clock: Clock::system(), consent: None, crm_db: None, ring_timeout: Duration::from_secs(20) }
     }
 }
 
@@ -43,6 +49,7 @@ pub struct Lab {
     crm_token: String,
     scenario: Arc<Scenario>,
     tasks: Vec<JoinHandle<()>>,
+    sip: crate::sip::server::SipServer,
     _temp: Option<tempfile::TempDir>,
 }
 
@@ -112,8 +119,35 @@ impl Lab {
             tasks.push(tokio::spawn(presence_loop(tenant.clone())));
         }
 
+        let sip_accounts: Vec<SipAccount> = scenario
+            .agents
+            .iter()
+            .map(|a| SipAccount {
+                extension: a.extension.clone(),
+                upn: a.upn.clone(),
+                aor: format!("sip:{}@{}", a.extension, scenario.tenant.domain),
+                password: crate::ids::token(18),
+            })
+            .collect();
+        let mut sip_config = CoreConfig::new(&scenario.tenant.domain);
+        sip_config.seed = scenario.seed;
+        sip_config.ring_timeout = options.ring_timeout;
+        sip_config.queues = scenario.queues.iter().map(|q| q.name.clone()).collect();
+        sip_config.agents = scenario
+            .agents
+            .iter()
+            .zip(&sip_accounts)
+            .map(|(a, acc)| AgentAccount {
+                extension: a.extension.clone(),
+                password: acc.password.clone(),
+                queues: a.queues.clone(),
+            })
+            .collect();
+        let sip_events = tenant.clone();
+        let sip = SipServer::start(sip_config, move |e| sip_events.emit(LabEvent::Sip(e))).await?;
+
         let endpoints = Endpoints {
-            sip_ws: None,
+            sip_ws: Some(sip.url().to_owned()),
             entra_authority: urls.entra.clone(),
             entra_tenant: scenario.tenant.domain.clone(),
             entra_client_id: scenario.tenant.client_id.clone(),
@@ -126,11 +160,23 @@ impl Lab {
             entra = %endpoints.entra_authority,
             graph = %endpoints.graph_base,
             crm = %endpoints.crm_base,
+            sip = %sip.url(),
             "lab started"
         );
         let experts = Arc::new(scenario.experts.clone());
-        let control = Control { tenant, crm, experts };
-        Ok(Lab { endpoints, control, crm_token, scenario: Arc::new(scenario), tasks, _temp: temp })
+        let names =
+            scenario.customers.iter().flat_map(|c| c.phones.iter().map(|p| (p.clone(), c.name.clone()))).collect();
+        let sip_control = SipControl {
+            accounts: sip_accounts,
+            attacher: sip.attacher(),
+            domain: scenario.tenant.domain.clone(),
+            base_dir: scenario.base_dir.clone(),
+            names,
+            customers: Default::default(),
+            next_customer: Default::default(),
+        };
+        let control = Control { tenant, crm, experts, sip: Arc::new(sip_control) };
+        Ok(Lab { endpoints, control, crm_token, scenario: Arc::new(scenario), tasks, sip, _temp: temp })
     }
 
     /// Where the stand-ins listen.
@@ -138,7 +184,14 @@ impl Lab {
         &self.endpoints
     }
 
-    /// Sets where the lab's SIP WebSocket listens, once its SIP part runs.
+    /// Attaches an in-process user agent to the SIP core as a trunk
+    /// connection (the lab's own simulated customers).
+    pub fn attach_sip(&self) -> crate::sip::server::LocalFlow {
+        self.sip.attach()
+    }
+
+    /// Overrides where the lab's SIP WebSocket is said to listen (it is
+    /// set at start).
     pub fn set_sip_ws(&mut self, url: String) {
         self.endpoints.sip_ws = Some(url);
     }

@@ -7,10 +7,11 @@
 //! endpoint. It speaks the same protocols as the real servers, which makes it
 //! both the newcomer's first back end and the end-to-end test harness.
 //!
-//! This crate holds the parts that need no SIP so far: the Entra, Graph and
-//! CRM stand-ins, the scenario, presence churn and the arrival schedule.
-//! The registrar, the ACD and the simulated parties come with the SIP user
-//! agent and fill in [`Endpoints::sip_ws`].
+//! Built so far: the Entra, Graph and CRM stand-ins, the scenario,
+//! presence churn and the arrival schedule, and the SIP side ([`sip`]): a
+//! WebSocket registrar, availability by PUBLISH, the ACD as a B2BUA, and
+//! simulated customers with WebRTC audio ([`customer`]). Transfers through
+//! the B2BUA and simulated experts are not built yet.
 //!
 //! # Running it
 //!
@@ -65,6 +66,7 @@ mod clock;
 pub mod command;
 mod control;
 mod crm;
+pub mod customer;
 mod directory;
 mod entra;
 pub mod faults;
@@ -74,12 +76,13 @@ mod lab;
 pub mod presence;
 mod rng;
 pub mod scenario;
+pub mod sip;
 mod tenant;
 
 use serde::Serialize;
 
 pub use clock::Clock;
-pub use control::{Control, ExpertStatus, LabEvent, PresenceCause, SignInFlow};
+pub use control::{Control, ExpertStatus, LabEvent, PresenceCause, SignInFlow, SipAccount};
 pub use crm::db::CrmNote;
 pub use graph::MAX_PRESENCE_IDS;
 pub use lab::{Lab, LabOptions};
@@ -149,8 +152,8 @@ impl Error {
 /// CRM token ([`Lab::crm_token`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Endpoints {
-    /// SIP over WebSocket URL (`ws://127.0.0.1:PORT`); `None` until the
-    /// lab's SIP part runs.
+    /// SIP over WebSocket URL (`ws://127.0.0.1:PORT`, `sip` subprotocol);
+    /// filled when the lab starts.
     pub sip_ws: Option<String>,
     /// Entra ID authority without the tenant, with a trailing slash
     /// (`http://127.0.0.1:PORT/`), as `TeamsConfig::authority` takes it.
@@ -165,9 +168,9 @@ pub struct Endpoints {
     pub crm_base: String,
 }
 
-/// The standalone lab for `warmline-cli lab`, which also needs the SIP
-/// registrar: not built yet, so this returns [`Error::NotAvailable`]. Use
-/// [`Lab::start`] for the HTTP stand-ins.
+/// The standalone lab for `warmline-cli lab`: not wired up yet (experts and
+/// transfers are missing), so this returns [`Error::NotAvailable`]. Use
+/// [`Lab::start`], which runs the stand-ins and the SIP front end.
 pub fn start() -> Result<Endpoints, Error> {
     Err(Error::NotAvailable)
 }

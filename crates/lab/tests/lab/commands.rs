@@ -18,7 +18,9 @@ async fn the_lab_listens_on_loopback_ephemeral_ports_and_says_where() {
     for url in [&e.entra_authority, &e.graph_base, &e.crm_base] {
         assert!(url.starts_with("http://127.0.0.1:"), "{url}");
     }
-    assert_eq!(e.sip_ws, None, "the SIP part is not running");
+    let sip = e.sip_ws.as_deref().expect("the SIP WebSocket is filled when the lab starts");
+    assert!(sip.starts_with("ws://127.0.0.1:"), "{sip}");
+    assert_ne!(a.endpoints().sip_ws, b.endpoints().sip_ws, "two labs' SIP ports never collide");
     assert_eq!(e.entra_tenant, "northwind.example.com");
     assert_ne!(a.endpoints().graph_base, b.endpoints().graph_base, "two labs never collide");
     let line = serde_json::to_value(e).expect("endpoints serialise");
@@ -26,6 +28,49 @@ async fn the_lab_listens_on_loopback_ephemeral_ports_and_says_where() {
         assert!(line.get(field).is_some(), "{field} in {line}");
     }
     assert!(!line.to_string().contains(a.crm_token()), "the endpoints line carries no credential");
+    for account in a.control().sip_accounts() {
+        assert!(!line.to_string().contains(&account.password), "no SIP password in the endpoints line");
+        assert!(!format!("{account:?}").contains(&account.password), "Debug hides the SIP password");
+    }
+}
+
+#[tokio::test]
+async fn sip_accounts_and_customer_calls_are_commands() {
+    let lab = support::lab().await;
+    let control = lab.control();
+    let r = reply(&control, r#"{"id":1,"cmd":"sip_accounts"}"#);
+    let accounts = r["result"].as_array().expect("a list");
+    assert_eq!(accounts.len(), lab.scenario().agents.len(), "{r}");
+    assert_eq!(accounts[0]["aor"], "sip:1001@northwind.example.com");
+    assert!(accounts[0]["password"].as_str().is_some_and(|p| p.len() >= 16), "a generated password");
+
+    let mut events = control.subscribe();
+    let r = reply(&control, r#"{"id":2,"cmd":"call","from":"+442079460018","queue":"billing","audio":"silence"}"#);
+    assert_eq!(r["result"]["customer"], "K1", "{r}");
+    // Nobody is available: the call waits in its queue.
+    let queued = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        loop {
+            match events.recv().await {
+                Ok(e @ LabEvent::Sip(_)) => {
+                    let line = serde_json::to_value(&e).expect("serialises");
+                    if line["event"] == "queued" {
+                        return line;
+                    }
+                }
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+    })
+    .await
+    .expect("the customer's call is queued");
+    assert_eq!(queued["queue"], "billing");
+    assert_eq!(queued["from"], "sip:+442079460018@northwind.example.com");
+    assert_eq!(queued["position"], 1);
+    let r = reply(&control, r#"{"id":3,"cmd":"hangup","customer":"K1"}"#);
+    assert_eq!(r["event"], "ok", "{r}");
+    let r = reply(&control, r#"{"id":4,"cmd":"hangup","customer":"K9"}"#);
+    assert_eq!(r["code"], "lab.bad_command", "{r}");
 }
 
 #[tokio::test]

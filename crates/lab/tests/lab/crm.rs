@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 use warmline_lab::faults::CrmOutage;
-use warmline_lab::{Clock, Lab, LabOptions, Scenario};
+use warmline_lab::{Lab, LabOptions, Scenario};
 use warmline_store::CustomerKey;
 use warmline_store::sync::{Connector, ConnectorError, NoteWrite};
 
@@ -108,7 +108,7 @@ async fn the_same_key_with_a_different_note_is_refused() {
 async fn notes_and_their_keys_survive_a_restart_on_the_same_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("crm.sqlite3");
-    let options = || LabOptions { clock: Clock::system(), consent: None, crm_db: Some(path.clone()) };
+    let options = || LabOptions { crm_db: Some(path.clone()), ..LabOptions::default() };
     let first = Lab::start_with(Scenario::default_scenario(), options()).await.expect("start");
     let note =
         connector(&first, first.crm_token(), 5_000).create_note(&write("k-restart", "kept")).await.expect("create");

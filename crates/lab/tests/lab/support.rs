@@ -21,7 +21,7 @@ pub async fn lab() -> Lab {
 }
 
 pub async fn lab_with(consent: ConsentMode, clock: Clock) -> Lab {
-    let options = LabOptions { clock, consent: Some(consent), crm_db: None };
+    let options = LabOptions { clock, consent: Some(consent), ..LabOptions::default() };
     Lab::start_with(Scenario::default_scenario(), options).await.expect("the lab starts")
 }
 
