@@ -14,6 +14,7 @@ mod commands;
 pub mod config;
 pub mod dial_policy;
 mod events;
+pub mod session;
 mod states;
 
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,7 @@ pub use commands::{AgentCommand, ChosenState, CommandLine, PROTOCOL_VERSION, Tra
 pub use config::{Config, ConfigError};
 pub use dial_policy::{DialPolicy, DialRefused};
 pub use events::{AgentEvent, CallId, NoteSync, TransferPhase};
+pub use session::{Session, SessionConfig};
 pub use states::{AgentState, CallState, RegistrationState};
 
 /// The version of this build, as the UI and `doctor` show it.
@@ -37,6 +39,33 @@ pub enum Error {
     /// The feature is not built yet.
     #[error("{0} is not available yet in this build")]
     NotAvailable(&'static str),
+    /// A secret the configuration needs is not in the keyring (its entry name).
+    #[error("the keyring has no entry {0}")]
+    MissingSecret(String),
+    /// The configuration cannot be used as it is.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The SIP transport cannot start with these servers.
+    #[error(transparent)]
+    Transport(warmline_sip::transport::ConfigError),
+    /// The SIP user agent refused the command.
+    #[error(transparent)]
+    Sip(warmline_sip::ua::Error),
+    /// Media or audio failed.
+    #[error(transparent)]
+    Media(warmline_media::Error),
+    /// The dial policy refused the number.
+    #[error(transparent)]
+    Dial(DialRefused),
+    /// No call fits the command (or several do and none was named).
+    #[error("{0}")]
+    NoCall(String),
+    /// The command does not fit what is going on.
+    #[error("{0}")]
+    Invalid(String),
+    /// The session has ended.
+    #[error("the agent session has ended")]
+    Closed,
 }
 
 impl Error {
@@ -46,6 +75,14 @@ impl Error {
             Error::Keyring(warmline_secrets::Error::Locked { .. }) => ErrorCode::KeyringLocked,
             Error::Keyring(_) => ErrorCode::KeyringUnavailable,
             Error::NotAvailable(_) => ErrorCode::NotAvailable,
+            Error::MissingSecret(_) => ErrorCode::MissingSecret,
+            Error::Config(_) | Error::Transport(_) => ErrorCode::Config,
+            Error::Sip(_) => ErrorCode::Signalling,
+            Error::Media(_) => ErrorCode::Media,
+            Error::Dial(_) => ErrorCode::DialRefused,
+            Error::NoCall(_) => ErrorCode::NoCall,
+            Error::Invalid(_) => ErrorCode::InvalidCommand,
+            Error::Closed => ErrorCode::SessionClosed,
         }
     }
 }
@@ -61,6 +98,23 @@ pub enum ErrorCode {
     KeyringLocked,
     /// The feature is not built yet.
     NotAvailable,
+    /// A keyring entry the configuration needs is missing.
+    MissingSecret,
+    /// The configuration cannot be used.
+    Config,
+    /// The SIP user agent refused (wrong call state, not connected ...).
+    Signalling,
+    /// Media or audio failed.
+    Media,
+    /// The dial policy refused the number.
+    DialRefused,
+    /// No call fits the command, or several do and none was named.
+    NoCall,
+    /// A command line that is not valid JSON or not a known command, or
+    /// a command that does not fit what is going on.
+    InvalidCommand,
+    /// The session has ended.
+    SessionClosed,
     /// Anything else; the message says what.
     Internal,
 }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod agent;
 mod doctor;
 mod sip_lint;
 
@@ -133,7 +134,11 @@ fn lab(scenario: Option<&std::path::Path>) -> ExitCode {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Agent(_) => not_available("the headless agent (`agent`)"),
+        Command::Agent(args) => match &args.backend.config {
+            Some(config) => agent::run(config, &args.audio_in, args.audio_out.as_deref()),
+            // The lab's SIP side (registrar, ACD) is not built yet.
+            None => not_available("the headless agent against the embedded lab (`agent --lab`)"),
+        },
         Command::Lab(args) => lab(args.scenario.as_deref()),
         Command::Sip(SipCommand::Lint { files }) => sip_lint::run(&files),
         Command::Doctor(args) => doctor::run(args.config.as_deref(), args.json),

@@ -204,6 +204,25 @@ export type ErrorCode =
 "keyring_locked" | 
 /**  The feature is not built yet. */
 "not_available" | 
+/**  A keyring entry the configuration needs is missing. */
+"missing_secret" | 
+/**  The configuration cannot be used. */
+"config" | 
+/**  The SIP user agent refused (wrong call state, not connected ...). */
+"signalling" | 
+/**  Media or audio failed. */
+"media" | 
+/**  The dial policy refused the number. */
+"dial_refused" | 
+/**  No call fits the command, or several do and none was named. */
+"no_call" | 
+/**
+ *  A command line that is not valid JSON or not a known command, or
+ *  a command that does not fit what is going on.
+ */
+"invalid_command" | 
+/**  The session has ended. */
+"session_closed" | 
 /**  Anything else; the message says what. */
 "internal";
 

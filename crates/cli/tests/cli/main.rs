@@ -9,12 +9,24 @@ fn cli() -> Command {
 #[test]
 fn subcommands_not_built_yet_say_so_and_do_not_panic() {
     let args = ["agent", "--lab"];
-    // The headless agent comes with the agent session; the lab itself runs.
+    // The headless agent runs with --config; the lab's SIP side is not built yet.
     let out = cli().args(args).output().expect("run warmline-cli");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(69), "{args:?}: exit status EX_UNAVAILABLE; stderr: {stderr}");
     assert!(stderr.contains("not available yet"), "{args:?}: clear message, got {stderr}");
     assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+}
+
+#[test]
+fn agent_with_a_bad_config_names_the_field_and_exits_78() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("warmline.toml");
+    std::fs::write(&path, "acd = \"none\"\n[sip]\nservers = [\"ws://sbc.example.com\"]\nuser = \"sip:a@x\"\n")
+        .expect("write");
+    let out = cli().args(["agent", "--config"]).arg(&path).output().expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "EX_CONFIG; stderr: {stderr}");
+    assert!(stderr.contains("sip.servers"), "the error names the field: {stderr}");
 }
 
 #[test]
