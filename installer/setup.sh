@@ -51,7 +51,8 @@ if ((${#MISSING[@]})); then
 fi
 
 # tauri-driver bridges WebDriver to WebKitWebDriver for the desktop tests.
-if ! command -v tauri-driver >/dev/null || [[ "$(tauri-driver --version 2>/dev/null)" != *"$TAURI_DRIVER_VERSION"* ]]; then
+# (tauri-driver has no --version flag: ask cargo what it installed.)
+if ! command -v tauri-driver >/dev/null || ! cargo install --list | grep -qx "tauri-driver v$TAURI_DRIVER_VERSION:"; then
     echo "setup: cargo install tauri-driver@$TAURI_DRIVER_VERSION"
     cargo install --locked --quiet "tauri-driver@$TAURI_DRIVER_VERSION"
 fi
