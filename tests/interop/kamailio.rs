@@ -6,6 +6,7 @@
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -90,6 +91,9 @@ impl Kamailio {
             // process's command line only for the length of the test.
             .args(["-A", &format!("AUTH_SECRET=\"{secret}\"")])
             .current_dir(dir.path())
+            // Its own process group, so that Drop can end it and its
+            // children at once (see Drop).
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::from(file))
             .stderr(Stdio::from(stderr))
@@ -172,16 +176,12 @@ impl Kamailio {
 
 impl Drop for Kamailio {
     fn drop(&mut self) {
-        // SIGTERM lets the main process stop its children; SIGKILL if it
-        // does not within a few seconds.
-        let _ = Command::new("kill").args(["-s", "TERM", &self.child.id().to_string()]).status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        // SIGKILL to the whole process group, never SIGTERM: Kamailio 5.6 run
+        // in the foreground (-DD) stops its children on SIGTERM by walking
+        // its process table, and a run where the whole machine received
+        // SIGTERM (make, nextest, every shell) coincided with that shutdown.
+        // Killing the group needs no cooperation and leaves no child behind.
+        let _ = Command::new("kill").args(["-s", "KILL", "--", &format!("-{}", self.child.id())]).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
         if std::thread::panicking() {

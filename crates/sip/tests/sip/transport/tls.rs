@@ -1,12 +1,7 @@
 //! wss:// through rustls: a server whose certificate comes from a private CA
 //! is trusted only when that CA is configured as the extra CA.
 
-use std::sync::Arc;
-
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::rustls::ServerConfig;
-use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use warmline_sip::Transport;
 use warmline_sip::transport::{self, ConfigError, ConnectError, TransportEvent};
 
@@ -15,29 +10,8 @@ use super::{Probe, TestServer, config, engine_connected, expect};
 /// A CA of our own (as PEM) and a TLS acceptor whose certificate, signed by
 /// it, names `names`.
 fn private_ca(names: &[&str]) -> (String, TlsAcceptor) {
-    let ca_key = KeyPair::generate().expect("CA key");
-    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, "Warmline test SBC CA");
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
-    let ca_cert = ca.self_signed(&ca_key).expect("CA certificate");
-    let issuer = Issuer::new(ca, ca_key);
-    let leaf_key = KeyPair::generate().expect("server key");
-    let leaf = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
-        .expect("server params")
-        .signed_by(&leaf_key, &issuer)
-        .expect("server certificate");
-    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-    let config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("TLS versions")
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![leaf.der().clone()],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
-        )
-        .expect("server config");
-    (ca_cert.pem(), TlsAcceptor::from(Arc::new(config)))
+    let (pem, config) = warmline_testkit::private_ca(names);
+    (pem, TlsAcceptor::from(config))
 }
 
 #[tokio::test]
