@@ -98,7 +98,8 @@ impl TauriDriver {
 impl Drop for TauriDriver {
     fn drop(&mut self) {
         // tauri-driver does not stop the WebKitWebDriver it started: end the group.
-        let _ = Command::new("kill").args(["-TERM", &format!("-{}", self.child.id())]).status();
+        // `--` matters: procps kill reads "-TERM -PID" as a signal to -1 (everything).
+        let _ = Command::new("kill").args(["-s", "TERM", "--", &format!("-{}", self.child.id())]).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
