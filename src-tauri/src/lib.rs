@@ -11,6 +11,7 @@ use tauri::Manager;
 
 pub mod commands;
 pub mod events;
+pub mod shell;
 
 /// Where the generated TypeScript bindings live, relative to this crate.
 pub const BINDINGS_PATH: &str = "../ui/src/lib/bindings.ts";
@@ -19,7 +20,11 @@ pub const BINDINGS_PATH: &str = "../ui/src/lib/bindings.ts";
 /// bindings generator alike.
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
     tauri_specta::Builder::<tauri::Wry>::new()
-        .commands(tauri_specta::collect_commands![commands::about::app_info])
+        .commands(tauri_specta::collect_commands![
+            commands::about::app_info,
+            commands::agent::agent_command,
+            commands::agent::agent_snapshot
+        ])
         .events(tauri_specta::collect_events![events::AgentUpdate])
         .error_handling(tauri_specta::ErrorHandlingMode::Result)
 }

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::CallId;
+use crate::view::DeviceRole;
 
 /// The version of the JSON-lines protocol (`warmline-cli agent`).
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -109,10 +110,16 @@ pub enum AgentCommand {
     CancelTransfer,
     /// Join the customer and the consulted expert in a three-way call.
     Conference,
-    /// Save a note for the current call.
+    /// Save a note (autosave sends the whole text each time).
     Note {
         /// The note's text.
         text: String,
+        /// The note to update; a new note when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+        /// The call it belongs to; the current (or wrap-up) call when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        call: Option<CallId>,
     },
     /// Finish wrap-up with a disposition code.
     Wrapup {
@@ -123,6 +130,42 @@ pub enum AgentCommand {
     Experts {
         /// Name, skill or department.
         query: String,
+    },
+    /// Add an expert to favourites or take them off.
+    Favourite {
+        /// The expert's id.
+        expert: String,
+        /// On the list or not.
+        on: bool,
+    },
+    /// Search the call history (number, name, note text); all recent calls when empty.
+    History {
+        /// What to look for.
+        #[serde(default)]
+        query: String,
+    },
+    /// Sign in to Microsoft 365 in the system browser.
+    SignIn,
+    /// Sign out of Microsoft 365 (the refresh token leaves the keyring).
+    SignOut,
+    /// List the audio devices.
+    Devices,
+    /// Choose an audio device (`default` follows the system), mid-call too.
+    Device {
+        /// Which one.
+        role: DeviceRole,
+        /// The device id from `devices`.
+        id: String,
+    },
+    /// Play a test tone on the output (or ringer) device.
+    TestTone {
+        /// Which output.
+        role: DeviceRole,
+    },
+    /// Report the microphone level as `level` events, for the meter.
+    Meter {
+        /// Start or stop.
+        on: bool,
     },
     /// Leave: un-REGISTER, stop media, flush notes.
     Quit,

@@ -223,7 +223,7 @@ pub struct LoggingConfig {
 }
 
 /// A setting an administrator can lock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, specta::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, specta::Type)]
 #[serde(rename_all = "snake_case")]
 pub enum Setting {
     /// The SIP account and servers.

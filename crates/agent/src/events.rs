@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ErrorPayload;
 use crate::states::{AgentState, CallState, RegistrationState};
+use crate::view::{AccountState, AudioDevices, CustomerContext, Expert, HistoryEntry, SessionInfo, SyncStatus};
 
 /// Identifies one call for as long as the session lives.
 pub type CallId = String;
@@ -49,6 +50,11 @@ pub enum NoteSync {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum AgentEvent {
+    /// The first event: who the agent is and what the session offers.
+    Ready {
+        /// The summary.
+        session: SessionInfo,
+    },
     /// The SIP registration changed.
     Registration {
         /// The new state.
@@ -103,10 +109,59 @@ pub enum AgentEvent {
     NoteSaved {
         /// The note's id.
         note: String,
+        /// The call it belongs to.
+        call: Option<CallId>,
         /// Where it stands.
         sync: NoteSync,
         /// Why, when it failed.
         reason: Option<String>,
+    },
+    /// Who is calling (screen pop): sent on ringing, from the cache or
+    /// marked loading, and again when the CRM answers.
+    Context {
+        /// The call.
+        call: CallId,
+        /// What is known.
+        customer: CustomerContext,
+    },
+    /// The answer to `experts`: matching Teams users with their presence.
+    Experts {
+        /// The query it answers.
+        query: String,
+        /// Favourites first, then by name.
+        experts: Vec<Expert>,
+    },
+    /// An expert's Teams presence changed.
+    Presence {
+        /// The expert, with the new presence.
+        expert: Expert,
+    },
+    /// The Microsoft 365 account changed.
+    Account {
+        /// Where it stands.
+        account: AccountState,
+    },
+    /// Note sync as a whole changed.
+    Sync {
+        /// Pending, conflicts, offline.
+        sync: SyncStatus,
+    },
+    /// The answer to `history`: calls, newest first.
+    History {
+        /// The query it answers.
+        query: String,
+        /// Matching calls.
+        calls: Vec<HistoryEntry>,
+    },
+    /// The answer to `devices`, and after any device change.
+    Devices {
+        /// Devices and choices.
+        devices: AudioDevices,
+    },
+    /// The microphone's level while settings shows the meter, 0 to 1.
+    Level {
+        /// Peak level over the last 50 ms.
+        input: f32,
     },
     /// Something went wrong that the agent should know about.
     Error(ErrorPayload),

@@ -15,7 +15,9 @@ pub mod config;
 pub mod dial_policy;
 mod events;
 pub mod session;
+pub mod snapshot;
 mod states;
+pub mod view;
 
 use serde::{Deserialize, Serialize};
 
@@ -24,7 +26,12 @@ pub use config::{Config, ConfigError};
 pub use dial_policy::{DialPolicy, DialRefused};
 pub use events::{AgentEvent, CallId, NoteSync, TransferPhase};
 pub use session::{Session, SessionConfig};
+pub use snapshot::Snapshot;
 pub use states::{AgentState, CallState, RegistrationState};
+pub use view::{
+    AccountState, AudioDevice, AudioDevices, Availability, Backend, ContextSource, CustomerContext, DeviceRole,
+    Disposition, Expert, Field, HistoryEntry, PastInteraction, PastNote, SessionInfo, SyncStatus,
+};
 
 /// The version of this build, as the UI and `doctor` show it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

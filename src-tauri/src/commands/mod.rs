@@ -2,3 +2,4 @@
 //! `warmline-agent`.
 
 pub mod about;
+pub mod agent;

@@ -12,6 +12,16 @@ export const commands = {
 	 *  written, read back and deleted).
 	 */
 	appInfo: () => typedError<AppInfo, ErrorPayload>(__TAURI_INVOKE("app_info")),
+	/**
+	 *  Runs one agent command (answer, hold, transfer, note ...). Its effects
+	 *  arrive as `agent-update` events.
+	 */
+	agentCommand: (command: AgentCommand_Deserialize) => typedError<null, ErrorPayload>(__TAURI_INVOKE("agent_command", { command })),
+	/**
+	 *  The events that rebuild the current state (registration, agent state,
+	 *  live calls ...), for a window that starts listening after they happened.
+	 */
+	agentSnapshot: () => typedError<AgentEvent_Serialize[], ErrorPayload>(__TAURI_INVOKE("agent_snapshot")),
 };
 
 /** Events */
@@ -20,19 +30,257 @@ export const events = {
 };
 
 /* Types */
+/**  The Microsoft 365 side, for the header. */
+export type AccountState = 
+/**  Not signed in (experts and presence are unavailable). */
+{ state: "signed_out" } | 
+/**  The browser is open at the sign-in page. */
+{ state: "signing_in" } | 
+/**  Signed in. */
+{ state: "signed_in"; 
+/**  The display name. */
+name: string; 
+/**  The sign-in name. */
+upn: string } | 
+/**  Graph is throttling presence; it resumes by itself. */
+{ state: "throttled"; 
+/**  Seconds until the next try. */
+retry_after_s: number } | 
+/**  Sign-in or Graph failed; the reason says why. */
+{ state: "failed"; 
+/**  Why, in words. */
+reason: string };
+
+/**  One command to the agent session. */
+export type AgentCommand = AgentCommand_Serialize | AgentCommand_Deserialize;
+
+/**  One command to the agent session. */
+export type AgentCommand_Deserialize = 
+/**  Set the agent's own state. */
+{ cmd: "state"; 
+/**  The new state. */
+state: ChosenState; 
+/**  Why, for `away`. */
+reason?: string | null } | 
+/**  Answer the ringing call. */
+{ cmd: "answer"; 
+/**  Which call; the ringing one when absent. */
+call?: string | null } | 
+/**  Reject the ringing call. */
+{ cmd: "reject"; 
+/**  Which call; the ringing one when absent. */
+call?: string | null } | 
+/**  Call a number or SIP URI (subject to the dial policy). */
+{ cmd: "dial"; 
+/**  E.164 number, extension or SIP URI. */
+to: string } | 
+/**  Put a call on hold. */
+{ cmd: "hold"; 
+/**  Which call; the active one when absent. */
+call?: string | null } | 
+/**  Take a call off hold. */
+{ cmd: "resume"; 
+/**  Which call; the held one when absent. */
+call?: string | null } | 
+/**  Mute or unmute the microphone. */
+{ cmd: "mute"; 
+/**  Muted or not. */
+on: boolean } | 
+/**  Send DTMF digits (never logged). */
+{ cmd: "dtmf"; 
+/**  0-9, *, #, A-D. */
+digits: string; 
+/**  Which call; the active one when absent. */
+call?: string | null } | 
+/**  Hang up. */
+{ cmd: "hangup"; 
+/**  Which call; the active one when absent. */
+call?: string | null } | 
+/**  Transfer the customer to an expert or number. */
+{ cmd: "transfer"; 
+/**  Dial target of the expert (or a number). */
+to: string; 
+/**  Warm (consult first) or blind. */
+mode: TransferMode; 
+/**  Which call; the active one when absent. */
+call?: string | null } | 
+/**  Hand the customer to the consulted expert. */
+{ cmd: "complete_transfer" } | 
+/**  Drop the consult and go back to the customer. */
+{ cmd: "cancel_transfer" } | 
+/**  Join the customer and the consulted expert in a three-way call. */
+{ cmd: "conference" } | 
+/**  Save a note (autosave sends the whole text each time). */
+{ cmd: "note"; 
+/**  The note's text. */
+text: string; 
+/**  The note to update; a new note when absent. */
+note?: string | null; 
+/**  The call it belongs to; the current (or wrap-up) call when absent. */
+call?: string | null } | 
+/**  Finish wrap-up with a disposition code. */
+{ cmd: "wrapup"; 
+/**  The disposition code. */
+disposition: string } | 
+/**  Search the Teams expert directory. */
+{ cmd: "experts"; 
+/**  Name, skill or department. */
+query: string } | 
+/**  Add an expert to favourites or take them off. */
+{ cmd: "favourite"; 
+/**  The expert's id. */
+expert: string; 
+/**  On the list or not. */
+on: boolean } | 
+/**  Search the call history (number, name, note text); all recent calls when empty. */
+{ cmd: "history"; 
+/**  What to look for. */
+query?: string } | 
+/**  Sign in to Microsoft 365 in the system browser. */
+{ cmd: "sign_in" } | 
+/**  Sign out of Microsoft 365 (the refresh token leaves the keyring). */
+{ cmd: "sign_out" } | 
+/**  List the audio devices. */
+{ cmd: "devices" } | 
+/**  Choose an audio device (`default` follows the system), mid-call too. */
+{ cmd: "device"; 
+/**  Which one. */
+role: DeviceRole; 
+/**  The device id from `devices`. */
+id: string } | 
+/**  Play a test tone on the output (or ringer) device. */
+{ cmd: "test_tone"; 
+/**  Which output. */
+role: DeviceRole } | 
+/**  Report the microphone level as `level` events, for the meter. */
+{ cmd: "meter"; 
+/**  Start or stop. */
+on: boolean } | 
+/**  Leave: un-REGISTER, stop media, flush notes. */
+{ cmd: "quit" };
+
+/**  One command to the agent session. */
+export type AgentCommand_Serialize = 
+/**  Set the agent's own state. */
+{ cmd: "state"; 
+/**  The new state. */
+state: ChosenState; 
+/**  Why, for `away`. */
+reason?: string } | 
+/**  Answer the ringing call. */
+{ cmd: "answer"; 
+/**  Which call; the ringing one when absent. */
+call?: string } | 
+/**  Reject the ringing call. */
+{ cmd: "reject"; 
+/**  Which call; the ringing one when absent. */
+call?: string } | 
+/**  Call a number or SIP URI (subject to the dial policy). */
+{ cmd: "dial"; 
+/**  E.164 number, extension or SIP URI. */
+to: string } | 
+/**  Put a call on hold. */
+{ cmd: "hold"; 
+/**  Which call; the active one when absent. */
+call?: string } | 
+/**  Take a call off hold. */
+{ cmd: "resume"; 
+/**  Which call; the held one when absent. */
+call?: string } | 
+/**  Mute or unmute the microphone. */
+{ cmd: "mute"; 
+/**  Muted or not. */
+on: boolean } | 
+/**  Send DTMF digits (never logged). */
+{ cmd: "dtmf"; 
+/**  0-9, *, #, A-D. */
+digits: string; 
+/**  Which call; the active one when absent. */
+call?: string } | 
+/**  Hang up. */
+{ cmd: "hangup"; 
+/**  Which call; the active one when absent. */
+call?: string } | 
+/**  Transfer the customer to an expert or number. */
+{ cmd: "transfer"; 
+/**  Dial target of the expert (or a number). */
+to: string; 
+/**  Warm (consult first) or blind. */
+mode: TransferMode; 
+/**  Which call; the active one when absent. */
+call?: string } | 
+/**  Hand the customer to the consulted expert. */
+{ cmd: "complete_transfer" } | 
+/**  Drop the consult and go back to the customer. */
+{ cmd: "cancel_transfer" } | 
+/**  Join the customer and the consulted expert in a three-way call. */
+{ cmd: "conference" } | 
+/**  Save a note (autosave sends the whole text each time). */
+{ cmd: "note"; 
+/**  The note's text. */
+text: string; 
+/**  The note to update; a new note when absent. */
+note?: string; 
+/**  The call it belongs to; the current (or wrap-up) call when absent. */
+call?: string } | 
+/**  Finish wrap-up with a disposition code. */
+{ cmd: "wrapup"; 
+/**  The disposition code. */
+disposition: string } | 
+/**  Search the Teams expert directory. */
+{ cmd: "experts"; 
+/**  Name, skill or department. */
+query: string } | 
+/**  Add an expert to favourites or take them off. */
+{ cmd: "favourite"; 
+/**  The expert's id. */
+expert: string; 
+/**  On the list or not. */
+on: boolean } | 
+/**  Search the call history (number, name, note text); all recent calls when empty. */
+{ cmd: "history"; 
+/**  What to look for. */
+query: string } | 
+/**  Sign in to Microsoft 365 in the system browser. */
+{ cmd: "sign_in" } | 
+/**  Sign out of Microsoft 365 (the refresh token leaves the keyring). */
+{ cmd: "sign_out" } | 
+/**  List the audio devices. */
+{ cmd: "devices" } | 
+/**  Choose an audio device (`default` follows the system), mid-call too. */
+{ cmd: "device"; 
+/**  Which one. */
+role: DeviceRole; 
+/**  The device id from `devices`. */
+id: string } | 
+/**  Play a test tone on the output (or ringer) device. */
+{ cmd: "test_tone"; 
+/**  Which output. */
+role: DeviceRole } | 
+/**  Report the microphone level as `level` events, for the meter. */
+{ cmd: "meter"; 
+/**  Start or stop. */
+on: boolean } | 
+/**  Leave: un-REGISTER, stop media, flush notes. */
+{ cmd: "quit" };
+
 /**  One thing that happened in the agent session. */
 export type AgentEvent = AgentEvent_Serialize | AgentEvent_Deserialize;
 
 /**  One thing that happened in the agent session. */
 export type AgentEvent_Deserialize = 
+/**  The first event: who the agent is and what the session offers. */
+({ event: "ready"; 
+/**  The summary. */
+session: SessionInfo }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; state?: never; sync?: never } | 
 /**  The SIP registration changed. */
 ({ event: "registration"; 
 /**  The new state. */
-registration: RegistrationState }) & { agent?: never; call?: never; case?: never; display_name?: never; from?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; queue?: never; reason?: never; state?: never; sync?: never } | 
+registration: RegistrationState }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; session?: never; state?: never; sync?: never } | 
 /**  The agent's own state changed. */
 ({ event: "state"; 
 /**  The new state. */
-agent: AgentState }) & { call?: never; case?: never; display_name?: never; from?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; queue?: never; reason?: never; registration?: never; state?: never; sync?: never } | 
+agent: AgentState }) & { account?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  A call is ringing here. */
 ({ event: "incoming"; 
 /**  The call. */
@@ -44,13 +292,13 @@ display_name?: string | null;
 /**  The contact-center queue the call came through. */
 queue?: string | null; 
 /**  The case id the contact center attached. */
-case?: string | null }) & { agent?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; reason?: never; registration?: never; state?: never; sync?: never } | 
+case?: string | null }) & { account?: never; agent?: never; calls?: never; customer?: never; devices?: never; expert?: never; experts?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  A call's state changed. */
 ({ event: "call"; 
 /**  The call. */
 call: string; 
 /**  The new state. */
-state: CallState }) & { agent?: never; case?: never; display_name?: never; from?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; queue?: never; reason?: never; registration?: never; sync?: never } | 
+state: CallState }) & { account?: never; agent?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; sync?: never } | 
 /**  A transfer moved on. */
 ({ event: "transfer"; 
 /**  The customer's call. */
@@ -58,7 +306,7 @@ call: string;
 /**  Where it stands. */
 phase: TransferPhase; 
 /**  Why (for returned and failed). */
-reason?: string | null }) & { agent?: never; case?: never; display_name?: never; from?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; queue?: never; registration?: never; state?: never; sync?: never } | 
+reason?: string | null }) & { account?: never; agent?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; query?: never; queue?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  Call quality, once a second while media flows. */
 ({ event: "quality"; 
 /**  The call. */
@@ -68,15 +316,58 @@ mos: number | null;
 /**  Inter-arrival jitter, ms. */
 jitter_ms: number | null; 
 /**  Packet loss, percent. */
-loss_pct: number | null }) & { agent?: never; case?: never; display_name?: never; from?: never; note?: never; phase?: never; queue?: never; reason?: never; registration?: never; state?: never; sync?: never } | 
+loss_pct: number | null }) & { account?: never; agent?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  A note was saved or its sync state changed. */
 ({ event: "note_saved"; 
 /**  The note's id. */
 note: string; 
+/**  The call it belongs to. */
+call?: string | null; 
 /**  Where it stands. */
 sync: NoteSync; 
 /**  Why, when it failed. */
-reason?: string | null }) & { agent?: never; call?: never; case?: never; display_name?: never; from?: never; jitter_ms?: never; loss_pct?: never; mos?: never; phase?: never; queue?: never; registration?: never; state?: never } | 
+reason?: string | null }) & { account?: never; agent?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; phase?: never; query?: never; queue?: never; registration?: never; session?: never; state?: never } | 
+/**
+ *  Who is calling (screen pop): sent on ringing, from the cache or
+ *  marked loading, and again when the CRM answers.
+ */
+({ event: "context"; 
+/**  The call. */
+call: string; 
+/**  What is known. */
+customer: CustomerContext_Deserialize }) & { account?: never; agent?: never; calls?: never; case?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+/**  The answer to `experts`: matching Teams users with their presence. */
+({ event: "experts"; 
+/**  The query it answers. */
+query: string; 
+/**  Favourites first, then by name. */
+experts: Expert_Deserialize[] }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+/**  An expert's Teams presence changed. */
+({ event: "presence"; 
+/**  The expert, with the new presence. */
+expert: Expert_Deserialize }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+/**  The Microsoft 365 account changed. */
+({ event: "account"; 
+/**  Where it stands. */
+account: AccountState }) & { agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+/**  Note sync as a whole changed. */
+({ event: "sync"; 
+/**  Pending, conflicts, offline. */
+sync: SyncStatus }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never } | 
+/**  The answer to `history`: calls, newest first. */
+({ event: "history"; 
+/**  The query it answers. */
+query: string; 
+/**  Matching calls. */
+calls: HistoryEntry_Deserialize[] }) & { account?: never; agent?: never; call?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+/**  The answer to `devices`, and after any device change. */
+({ event: "devices"; 
+/**  Devices and choices. */
+devices: AudioDevices }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+/**  The microphone's level while settings shows the meter, 0 to 1. */
+({ event: "level"; 
+/**  Peak level over the last 50 ms. */
+input: number | null }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  Something went wrong that the agent should know about. */
 {
 	event: "error",
@@ -84,14 +375,18 @@ reason?: string | null }) & { agent?: never; call?: never; case?: never; display
 
 /**  One thing that happened in the agent session. */
 export type AgentEvent_Serialize = 
+/**  The first event: who the agent is and what the session offers. */
+({ event: "ready"; 
+/**  The summary. */
+session: SessionInfo }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; state?: never; sync?: never } | 
 /**  The SIP registration changed. */
 ({ event: "registration"; 
 /**  The new state. */
-registration: RegistrationState }) & { agent?: never; call?: never; case?: never; display_name?: never; from?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; queue?: never; reason?: never; state?: never; sync?: never } | 
+registration: RegistrationState }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; session?: never; state?: never; sync?: never } | 
 /**  The agent's own state changed. */
 ({ event: "state"; 
 /**  The new state. */
-agent: AgentState }) & { call?: never; case?: never; display_name?: never; from?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; queue?: never; reason?: never; registration?: never; state?: never; sync?: never } | 
+agent: AgentState }) & { account?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  A call is ringing here. */
 ({ event: "incoming"; 
 /**  The call. */
@@ -103,13 +398,13 @@ display_name: string | null;
 /**  The contact-center queue the call came through. */
 queue: string | null; 
 /**  The case id the contact center attached. */
-case: string | null }) & { agent?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; reason?: never; registration?: never; state?: never; sync?: never } | 
+case: string | null }) & { account?: never; agent?: never; calls?: never; customer?: never; devices?: never; expert?: never; experts?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  A call's state changed. */
 ({ event: "call"; 
 /**  The call. */
 call: string; 
 /**  The new state. */
-state: CallState }) & { agent?: never; case?: never; display_name?: never; from?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; queue?: never; reason?: never; registration?: never; sync?: never } | 
+state: CallState }) & { account?: never; agent?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; sync?: never } | 
 /**  A transfer moved on. */
 ({ event: "transfer"; 
 /**  The customer's call. */
@@ -117,7 +412,7 @@ call: string;
 /**  Where it stands. */
 phase: TransferPhase; 
 /**  Why (for returned and failed). */
-reason: string | null }) & { agent?: never; case?: never; display_name?: never; from?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; queue?: never; registration?: never; state?: never; sync?: never } | 
+reason: string | null }) & { account?: never; agent?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; query?: never; queue?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  Call quality, once a second while media flows. */
 ({ event: "quality"; 
 /**  The call. */
@@ -127,15 +422,58 @@ mos: number | null;
 /**  Inter-arrival jitter, ms. */
 jitter_ms: number | null; 
 /**  Packet loss, percent. */
-loss_pct: number | null }) & { agent?: never; case?: never; display_name?: never; from?: never; note?: never; phase?: never; queue?: never; reason?: never; registration?: never; state?: never; sync?: never } | 
+loss_pct: number | null }) & { account?: never; agent?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  A note was saved or its sync state changed. */
 ({ event: "note_saved"; 
 /**  The note's id. */
 note: string; 
+/**  The call it belongs to. */
+call: string | null; 
 /**  Where it stands. */
 sync: NoteSync; 
 /**  Why, when it failed. */
-reason: string | null }) & { agent?: never; call?: never; case?: never; display_name?: never; from?: never; jitter_ms?: never; loss_pct?: never; mos?: never; phase?: never; queue?: never; registration?: never; state?: never } | 
+reason: string | null }) & { account?: never; agent?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; phase?: never; query?: never; queue?: never; registration?: never; session?: never; state?: never } | 
+/**
+ *  Who is calling (screen pop): sent on ringing, from the cache or
+ *  marked loading, and again when the CRM answers.
+ */
+({ event: "context"; 
+/**  The call. */
+call: string; 
+/**  What is known. */
+customer: CustomerContext_Serialize }) & { account?: never; agent?: never; calls?: never; case?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+/**  The answer to `experts`: matching Teams users with their presence. */
+({ event: "experts"; 
+/**  The query it answers. */
+query: string; 
+/**  Favourites first, then by name. */
+experts: Expert_Serialize[] }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+/**  An expert's Teams presence changed. */
+({ event: "presence"; 
+/**  The expert, with the new presence. */
+expert: Expert_Serialize }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+/**  The Microsoft 365 account changed. */
+({ event: "account"; 
+/**  Where it stands. */
+account: AccountState }) & { agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+/**  Note sync as a whole changed. */
+({ event: "sync"; 
+/**  Pending, conflicts, offline. */
+sync: SyncStatus }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never } | 
+/**  The answer to `history`: calls, newest first. */
+({ event: "history"; 
+/**  The query it answers. */
+query: string; 
+/**  Matching calls. */
+calls: HistoryEntry_Serialize[] }) & { account?: never; agent?: never; call?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+/**  The answer to `devices`, and after any device change. */
+({ event: "devices"; 
+/**  Devices and choices. */
+devices: AudioDevices }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+/**  The microphone's level while settings shows the meter, 0 to 1. */
+({ event: "level"; 
+/**  Peak level over the last 50 ms. */
+input: number | null }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  Something went wrong that the agent should know about. */
 {
 	event: "error",
@@ -175,6 +513,56 @@ export type AppInfo = {
 	keyring: KeyringHealth,
 };
 
+/**  One audio device. */
+export type AudioDevice = {
+	/**  Its id for `device`. */
+	id: string,
+	/**  Its name for people. */
+	name: string,
+};
+
+/**  The audio devices, for settings. */
+export type AudioDevices = {
+	/**  Microphones. */
+	inputs: AudioDevice[],
+	/**  Headsets and speakers. */
+	outputs: AudioDevice[],
+	/**  The chosen microphone (`default` follows the system). */
+	input: string,
+	/**  The chosen output. */
+	output: string,
+	/**  The chosen ringer output. */
+	ringer: string,
+};
+
+/**  Teams availability, with Graph's values (unknown ones as `PresenceUnknown`). */
+export type Availability = 
+/**  Green. */
+"Available" | 
+/**  Green, idle. */
+"AvailableIdle" | 
+/**  Yellow. */
+"Away" | 
+/**  Yellow. */
+"BeRightBack" | 
+/**  Red. */
+"Busy" | 
+/**  Red, idle. */
+"BusyIdle" | 
+/**  Red with a bar. */
+"DoNotDisturb" | 
+/**  Grey. */
+"Offline" | 
+/**  Not known. */
+"PresenceUnknown";
+
+/**  Where the calls come from. */
+export type Backend = 
+/**  The embedded lab (no configuration file). */
+"lab" | 
+/**  A real SBC and tenant from the configuration file. */
+"configured";
+
 /**  One call's state. */
 export type CallState = 
 /**  Outgoing, nothing heard back yet. */
@@ -195,6 +583,92 @@ export type CallState =
 { state: "ended"; 
 /**  Why, in words. */
 reason: string };
+
+/**  The state an agent can choose; on a call and wrap-up follow from calls. */
+export type ChosenState = 
+/**  Ready for calls. */
+"available" | 
+/**  Not taking calls, with a reason. */
+"away" | 
+/**  Signed out of the contact center. */
+"offline";
+
+/**  Where customer context came from. */
+export type ContextSource = 
+/**  Nothing is known about this number. */
+"unknown" | 
+/**  The local cache (the CRM was not asked yet or could not be reached). */
+"cache" | 
+/**  The CRM, just now. */
+"crm";
+
+/**  Who is calling, for the screen pop. */
+export type CustomerContext = CustomerContext_Serialize | CustomerContext_Deserialize;
+
+/**  Who is calling, for the screen pop. */
+export type CustomerContext_Deserialize = {
+	/**  The caller's number, E.164 where possible. */
+	phone: string,
+	/**  The customer's name, when known. */
+	name?: string | null,
+	/**  The CRM's id for the customer. */
+	crm_id?: string | null,
+	/**  Still loading from the CRM: what is here comes from the local cache. */
+	loading: boolean,
+	/**  Where the data came from. */
+	source: ContextSource,
+	/**  The CRM's fields, in its order. */
+	fields: Field[],
+	/**  Past interactions, newest first. */
+	interactions: PastInteraction[],
+	/**  Notes taken on earlier calls with this customer, newest first. */
+	notes: PastNote[],
+	/**  The queue the call came through. */
+	queue?: string | null,
+	/**  The case id the contact center attached. */
+	case?: string | null,
+};
+
+/**  Who is calling, for the screen pop. */
+export type CustomerContext_Serialize = {
+	/**  The caller's number, E.164 where possible. */
+	phone: string,
+	/**  The customer's name, when known. */
+	name: string | null,
+	/**  The CRM's id for the customer. */
+	crm_id: string | null,
+	/**  Still loading from the CRM: what is here comes from the local cache. */
+	loading: boolean,
+	/**  Where the data came from. */
+	source: ContextSource,
+	/**  The CRM's fields, in its order. */
+	fields: Field[],
+	/**  Past interactions, newest first. */
+	interactions: PastInteraction[],
+	/**  Notes taken on earlier calls with this customer, newest first. */
+	notes: PastNote[],
+	/**  The queue the call came through. */
+	queue: string | null,
+	/**  The case id the contact center attached. */
+	case: string | null,
+};
+
+/**  Which device a `device` command sets. */
+export type DeviceRole = 
+/**  The microphone. */
+"input" | 
+/**  The headset or speaker. */
+"output" | 
+/**  Where the ringtone plays. */
+"ringer";
+
+/**  A wrap-up disposition code. */
+export type Disposition = {
+	/**  The code stored with the call (`resolved`, `callback` ...). */
+	code: string,
+	/**  What the agent reads. */
+	label: string,
+};
 
 /**  Stable error codes across IPC and the CLI protocol. Never renamed. */
 export type ErrorCode = 
@@ -234,6 +708,116 @@ export type ErrorPayload = {
 	message: string,
 };
 
+/**  A Teams user the agent can consult or transfer to. */
+export type Expert = Expert_Serialize | Expert_Deserialize;
+
+/**  A Teams user the agent can consult or transfer to. */
+export type Expert_Deserialize = {
+	/**  The Entra object id. */
+	id: string,
+	/**  The display name. */
+	name: string,
+	/**  The job title. */
+	title?: string | null,
+	/**  The department. */
+	department?: string | null,
+	/**  Skill tags the agent (or the admin) gave them. */
+	skills: string[],
+	/**  On the agent's favourites list. */
+	favourite: boolean,
+	/**  Teams availability. */
+	availability: Availability,
+	/**  Teams activity (`InACall`, `InAMeeting` ...), as Graph says it. */
+	activity: string,
+	/**  How old the presence is, seconds (0 when just fetched). */
+	presence_age_s: number,
+	/**  What `transfer` dials to reach them; none when they have no number. */
+	dial?: string | null,
+};
+
+/**  A Teams user the agent can consult or transfer to. */
+export type Expert_Serialize = {
+	/**  The Entra object id. */
+	id: string,
+	/**  The display name. */
+	name: string,
+	/**  The job title. */
+	title: string | null,
+	/**  The department. */
+	department: string | null,
+	/**  Skill tags the agent (or the admin) gave them. */
+	skills: string[],
+	/**  On the agent's favourites list. */
+	favourite: boolean,
+	/**  Teams availability. */
+	availability: Availability,
+	/**  Teams activity (`InACall`, `InAMeeting` ...), as Graph says it. */
+	activity: string,
+	/**  How old the presence is, seconds (0 when just fetched). */
+	presence_age_s: number,
+	/**  What `transfer` dials to reach them; none when they have no number. */
+	dial: string | null,
+};
+
+/**  One CRM field. */
+export type Field = {
+	/**  The field's name as the CRM sent it. */
+	label: string,
+	/**  Its value, as text. */
+	value: string,
+};
+
+/**  One row of the call history. */
+export type HistoryEntry = HistoryEntry_Serialize | HistoryEntry_Deserialize;
+
+/**  One row of the call history. */
+export type HistoryEntry_Deserialize = {
+	/**  The call's id in the store. */
+	call: string,
+	/**  `inbound` or `outbound`. */
+	direction: string,
+	/**  The other party (E.164 where possible). */
+	party: string,
+	/**  The customer's name, when known. */
+	name?: string | null,
+	/**  The queue, for routed calls. */
+	queue?: string | null,
+	/**  When it started, Unix milliseconds. */
+	started_ms: number | null,
+	/**  How long it lasted, seconds (0 when unanswered). */
+	duration_s: number,
+	/**  The disposition chosen at wrap-up. */
+	disposition?: string | null,
+	/**  Where it was transferred, if it was. */
+	transferred_to?: string | null,
+	/**  The call's notes, joined. */
+	notes: string,
+};
+
+/**  One row of the call history. */
+export type HistoryEntry_Serialize = {
+	/**  The call's id in the store. */
+	call: string,
+	/**  `inbound` or `outbound`. */
+	direction: string,
+	/**  The other party (E.164 where possible). */
+	party: string,
+	/**  The customer's name, when known. */
+	name: string | null,
+	/**  The queue, for routed calls. */
+	queue: string | null,
+	/**  When it started, Unix milliseconds. */
+	started_ms: number | null,
+	/**  How long it lasted, seconds (0 when unanswered). */
+	duration_s: number,
+	/**  The disposition chosen at wrap-up. */
+	disposition: string | null,
+	/**  Where it was transferred, if it was. */
+	transferred_to: string | null,
+	/**  The call's notes, joined. */
+	notes: string,
+};
+
 /**  The state of the OS keyring, for the header and `doctor`. */
 export type KeyringHealth = {
 	/**  Which keyring is in use. */
@@ -259,6 +843,26 @@ export type NoteSync =
 /**  The CRM refused it; the reason says why. */
 "failed";
 
+/**  An earlier contact with the customer. */
+export type PastInteraction = {
+	/**  When, Unix milliseconds. */
+	at_ms: number | null,
+	/**  Phone, e-mail, chat... */
+	channel: string,
+	/**  What it was about. */
+	summary: string,
+};
+
+/**  A note from an earlier call. */
+export type PastNote = {
+	/**  The note's id. */
+	note: string,
+	/**  When it was last changed, Unix milliseconds. */
+	at_ms: number | null,
+	/**  Its text. */
+	text: string,
+};
+
 /**  The SIP registration with the contact center. */
 export type RegistrationState = 
 /**  Sending REGISTER. */
@@ -273,6 +877,64 @@ attempt: number } |
 { state: "failed"; 
 /**  Why, in words. */
 reason: string };
+
+/**  Sent once, first: who the agent is and what this session offers. */
+export type SessionInfo = {
+	/**  The JSON-lines protocol version. */
+	protocol: number,
+	/**  The build's version. */
+	version: string,
+	/**  The agent's name as callees see it. */
+	agent_name: string,
+	/**  The SIP address of record. */
+	sip_user: string,
+	/**  `lab` when the embedded contact center is the back end, else `configured`. */
+	backend: Backend,
+	/**  Reasons the agent can give for `away`. */
+	away_reasons: string[],
+	/**  Disposition codes for wrap-up. */
+	dispositions: Disposition[],
+	/**  How long wrap-up lasts before the agent is available again, seconds. */
+	wrap_up_seconds: number,
+	/**  Settings the administrator locked (shown read-only). */
+	locked: Setting[],
+};
+
+/**  A setting an administrator can lock. */
+export type Setting = 
+/**  The SIP account and servers. */
+"sip" | 
+/**  STUN/TURN. */
+"media" | 
+/**  Audio devices. */
+"audio" | 
+/**  Microsoft 365 tenant. */
+"microsoft365" | 
+/**  The CRM connector. */
+"crm" | 
+/**  The dial policy. */
+"dial_policy" | 
+/**  Log level and SIP trace. */
+"logging";
+
+/**  Where note sync stands overall, for the header. */
+export type SyncStatus = {
+	/**  Notes waiting to reach the CRM. */
+	pending: number,
+	/**  Notes in conflict. */
+	conflicts: number,
+	/**  The CRM is unreachable right now. */
+	offline: boolean,
+	/**  No CRM is configured: notes stay on this machine. */
+	local_only: boolean,
+};
+
+/**  How a transfer hands the customer over. */
+export type TransferMode = 
+/**  Consult first (the customer is held), then complete or cancel. */
+"warm" | 
+/**  Hand over at once. */
+"blind";
 
 /**  The phase of a transfer, as the agent sees it. */
 export type TransferPhase = 

@@ -293,7 +293,15 @@ impl Runner {
             AgentCommand::Conference => Err(Error::NotAvailable("the three-way conference")),
             AgentCommand::Note { .. } => Err(Error::NotAvailable("notes")),
             AgentCommand::Wrapup { .. } => Err(Error::NotAvailable("wrap-up with a disposition")),
-            AgentCommand::Experts { .. } => Err(Error::NotAvailable("the expert directory")),
+            AgentCommand::Experts { .. } | AgentCommand::Favourite { .. } => {
+                Err(Error::NotAvailable("the expert directory"))
+            }
+            AgentCommand::History { .. } => Err(Error::NotAvailable("call history")),
+            AgentCommand::SignIn | AgentCommand::SignOut => Err(Error::NotAvailable("Microsoft 365 sign-in")),
+            AgentCommand::Devices
+            | AgentCommand::Device { .. }
+            | AgentCommand::TestTone { .. }
+            | AgentCommand::Meter { .. } => Err(Error::NotAvailable("audio device settings")),
             AgentCommand::Quit => Ok(()),
         }
     }
