@@ -98,6 +98,40 @@ pub struct Config {
     pub locked: Vec<Setting>,
     /// Logs and SIP trace.
     pub logging: LoggingConfig,
+    /// Away reasons, wrap-up and dispositions.
+    pub agent: AgentConfig,
+}
+
+/// How the agent works between calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentConfig {
+    /// Reasons offered for `away`.
+    pub away_reasons: Vec<String>,
+    /// Wrap-up after a call, seconds (0: none).
+    pub wrap_up_seconds: u32,
+    /// Disposition codes and their labels.
+    pub dispositions: Vec<(String, String)>,
+    /// The country code for numbers written in national form.
+    pub country_code: u16,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            away_reasons: ["Break", "Lunch", "Meeting", "Training"].map(str::to_owned).to_vec(),
+            wrap_up_seconds: 30,
+            dispositions: [
+                ("resolved", "Resolved"),
+                ("follow_up", "Follow-up needed"),
+                ("escalated", "Escalated"),
+                ("callback", "Callback scheduled"),
+                ("wrong_number", "Wrong number"),
+            ]
+            .map(|(c, l)| (c.to_owned(), l.to_owned()))
+            .to_vec(),
+            country_code: 1,
+        }
+    }
 }
 
 /// SIP account and servers.
@@ -280,6 +314,24 @@ struct File {
     admin: FileAdmin,
     #[serde(default)]
     logging: FileLogging,
+    #[serde(default)]
+    agent: FileAgent,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileAgent {
+    away_reasons: Option<Vec<String>>,
+    wrap_up_seconds: Option<Spanned<i64>>,
+    dispositions: Option<Vec<FileDisposition>>,
+    country_code: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDisposition {
+    code: Spanned<String>,
+    label: String,
 }
 
 #[derive(Deserialize)]
@@ -576,7 +628,36 @@ impl Config {
             None => "info".into(),
         };
 
+        let mut agent = AgentConfig::default();
+        if let Some(r) = &file.agent.away_reasons {
+            agent.away_reasons = r.iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+        }
+        if let Some(w) = &file.agent.wrap_up_seconds {
+            agent.wrap_up_seconds = u32::try_from(*w.get_ref())
+                .ok()
+                .filter(|s| *s <= 3600)
+                .ok_or_else(|| cx.invalid(w, "agent.wrap_up_seconds", "must be 0 to 3600 seconds"))?;
+        }
+        if let Some(d) = &file.agent.dispositions {
+            let mut list = Vec::new();
+            for item in d {
+                let code = item.code.get_ref();
+                if code.is_empty() || !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+                    return Err(cx.invalid(&item.code, "agent.dispositions.code", "use letters, digits, _ and - only"));
+                }
+                list.push((code.clone(), item.label.clone()));
+            }
+            agent.dispositions = list;
+        }
+        if let Some(c) = &file.agent.country_code {
+            agent.country_code = u16::try_from(*c.get_ref())
+                .ok()
+                .filter(|c| (1..=999).contains(c))
+                .ok_or_else(|| cx.invalid(c, "agent.country_code", "a country calling code, 1 to 999"))?;
+        }
+
         Ok(Config {
+            agent,
             path: path.to_owned(),
             sip,
             media,

@@ -13,6 +13,8 @@
 mod commands;
 pub mod config;
 pub mod dial_policy;
+#[cfg(feature = "lab")]
+pub mod embedded;
 mod events;
 pub mod session;
 pub mod snapshot;
@@ -70,6 +72,12 @@ pub enum Error {
     /// The command does not fit what is going on.
     #[error("{0}")]
     Invalid(String),
+    /// The local store (history, notes) failed.
+    #[error("the local store: {0}")]
+    Store(String),
+    /// Microsoft 365 sign-in or Graph failed.
+    #[error("Microsoft 365: {0}")]
+    Teams(String),
     /// The session has ended.
     #[error("the agent session has ended")]
     Closed,
@@ -89,6 +97,8 @@ impl Error {
             Error::Dial(_) => ErrorCode::DialRefused,
             Error::NoCall(_) => ErrorCode::NoCall,
             Error::Invalid(_) => ErrorCode::InvalidCommand,
+            Error::Store(_) => ErrorCode::Store,
+            Error::Teams(_) => ErrorCode::Microsoft365,
             Error::Closed => ErrorCode::SessionClosed,
         }
     }
@@ -122,6 +132,10 @@ pub enum ErrorCode {
     InvalidCommand,
     /// The session has ended.
     SessionClosed,
+    /// The local store (history, notes) failed.
+    Store,
+    /// Microsoft 365 sign-in or Graph failed.
+    Microsoft365,
     /// Anything else; the message says what.
     Internal,
 }

@@ -24,6 +24,7 @@
 //! ICE gathering never stalls what the agent hears.
 
 mod audio;
+mod records;
 mod runner;
 
 use std::time::Duration;
@@ -35,9 +36,11 @@ use warmline_sip::transport::TransportConfig;
 use warmline_sip::ua;
 
 pub use audio::{AudioInput, AudioOutput};
+pub use records::StoreSetup;
 
-use crate::config::{AcdKind, Config};
+use crate::config::{AcdKind, AgentConfig, Config, CrmConfig};
 use crate::dial_policy::DialPolicy;
+use crate::view::{Backend, Disposition, SessionInfo};
 use crate::{AgentCommand, AgentEvent, Error};
 
 /// Everything a session needs, built from the configuration file
@@ -64,6 +67,14 @@ pub struct SessionConfig {
     /// How long the expert may ring in a warm transfer before the agent is
     /// put back with the customer.
     pub transfer_ring_timeout: Duration,
+    /// Where history and notes are kept; `None` keeps nothing.
+    pub store: Option<StoreSetup>,
+    /// The CRM behind the screen pop and note sync; `None`: local only.
+    pub crm: Option<warmline_store::rest::RestConnector>,
+    /// Away reasons, wrap-up, dispositions, country code.
+    pub agent: AgentConfig,
+    /// What the front ends show about this session.
+    pub info: SessionInfo,
 }
 
 impl SessionConfig {
@@ -104,7 +115,21 @@ impl SessionConfig {
                 .ok_or_else(|| Error::MissingSecret(name.user()))?;
             turn.push(IceServer { urls: vec![t.url.clone()], username: t.username.clone(), credential });
         }
-        Self::build(config, password, turn, audio_in, audio_out)
+        let mut session = Self::build(config, password, turn, audio_in, audio_out)?;
+        let path = warmline_store::default_path().map_err(|e| Error::Store(e.to_string()))?;
+        let key = warmline_store::database_key(&keyring, &path).map_err(|e| Error::Store(e.to_string()))?;
+        session.store = Some(StoreSetup { path, encryption: warmline_store::Encryption::Key(key) });
+        if let CrmConfig::Rest { url } = &config.crm {
+            let rest = warmline_store::rest::RestConfig {
+                base_url: url.clone(),
+                country_code: config.agent.country_code,
+                ..Default::default()
+            };
+            let crm = warmline_store::rest::RestConnector::from_keyring(rest, &keyring)
+                .map_err(|e| Error::Store(format!("the CRM connector: {e}")))?;
+            session.crm = Some(crm);
+        }
+        Ok(session)
     }
 
     fn build(
@@ -159,6 +184,29 @@ impl SessionConfig {
             dial_policy: config.dial_policy.clone(),
             domain,
             transfer_ring_timeout: Duration::from_secs(30),
+            store: None,
+            crm: None,
+            info: SessionInfo {
+                protocol: crate::PROTOCOL_VERSION,
+                version: crate::VERSION.to_owned(),
+                agent_name: config
+                    .sip
+                    .display_name
+                    .clone()
+                    .unwrap_or_else(|| config.sip.user.trim_start_matches("sip:").to_owned()),
+                sip_user: config.sip.user.clone(),
+                backend: if lab { Backend::Lab } else { Backend::Configured },
+                away_reasons: config.agent.away_reasons.clone(),
+                dispositions: config
+                    .agent
+                    .dispositions
+                    .iter()
+                    .map(|(code, label)| Disposition { code: code.clone(), label: label.clone() })
+                    .collect(),
+                wrap_up_seconds: config.agent.wrap_up_seconds,
+                locked: config.locked.clone(),
+            },
+            agent: config.agent.clone(),
         })
     }
 }
@@ -220,9 +268,6 @@ impl Session {
     /// (registration first) come on the returned receiver, which closes
     /// after [`AgentCommand::Quit`].
     pub async fn start(config: SessionConfig) -> Result<(Session, mpsc::UnboundedReceiver<AgentEvent>), Error> {
-        if config.acd == AcdKind::Pidf {
-            return Err(Error::NotAvailable("publishing availability to the ACD (acd = \"pidf\")"));
-        }
         let (requests, request_rx) = mpsc::channel(16);
         let (events, event_rx) = mpsc::unbounded_channel();
         runner::Runner::start(config, request_rx, events)?;
@@ -260,13 +305,5 @@ mod tests {
         assert!(c.sip.outbound.as_ref().is_some_and(|o| o.instance_id.starts_with("urn:uuid:")));
         assert_eq!(c.media.udp_addrs, vec!["127.0.0.1:0".to_owned()], "a loopback SBC means loopback media");
         assert!(!format!("{c:?}").contains("\"pw\""), "the password never shows in Debug");
-    }
-
-    #[tokio::test]
-    async fn an_acd_we_cannot_publish_to_is_refused_not_ignored() {
-        let c = SessionConfig::from_config(&config("pidf"), "pw".into(), AudioInput::Silence, AudioOutput::Discard)
-            .expect("session config");
-        let e = Session::start(c).await.expect_err("refused");
-        assert_eq!(e.code(), crate::ErrorCode::NotAvailable);
     }
 }

@@ -55,21 +55,103 @@ pub fn run(config_path: &Path, audio_in: &str, audio_out: Option<&Path>) -> Exit
     runtime.block_on(serve(config, audio_in, audio_out))
 }
 
-async fn serve(config: Config, audio_in: AudioInput, audio_out: AudioOutput) -> ExitCode {
-    let started = match SessionConfig::from_config_with_keyring(&config, audio_in, audio_out) {
-        Ok(c) => Session::start(c).await,
-        Err(e) => Err(e),
+/// Runs the headless agent against the embedded lab, started in-process.
+/// Lines `{"lab": {...}}` go to the lab (docs/lab.md) and its events come
+/// out as `{"event": "lab", "lab": {...}}`, so one script drives both sides.
+pub fn run_lab(scenario: Option<&Path>, who: Option<&str>, audio_in: &str, audio_out: Option<&Path>) -> ExitCode {
+    let audio_in = match AudioInput::parse(audio_in) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("warmline-cli: --audio-in {e}");
+            return ExitCode::from(2);
+        }
     };
+    let audio_out = audio_out.map_or(AudioOutput::Discard, |p| AudioOutput::Wav(p.to_owned()));
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("warmline-cli: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let embedded = match warmline_agent::embedded::start(scenario, who, audio_in, audio_out).await {
+            Ok(e) => e,
+            Err(e) => {
+                error_line(None, e.code(), &e.to_string());
+                eprintln!("warmline-cli: {e}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        };
+        let mut session = embedded.session;
+        match lab_store() {
+            Ok(store) => session.store = Some(store),
+            Err(e) => {
+                error_line(None, e.code(), &e.to_string());
+                eprintln!("warmline-cli: {e}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        }
+        let lab = embedded.lab;
+        let mut ready = lab.ready_event();
+        if let Some(o) = ready.as_object_mut() {
+            o.remove("crm_token");
+        }
+        line(&json!({"event": "lab", "lab": ready}));
+        let control = lab.control();
+        let mut lab_events = control.subscribe();
+        let forward = tokio::spawn(async move {
+            while let Ok(e) = lab_events.recv().await {
+                if let Ok(v) = serde_json::to_value(&e) {
+                    line(&json!({"event": "lab", "lab": v}));
+                }
+            }
+        });
+        let code = serve_session(session, Some(control)).await;
+        forward.abort();
+        drop(lab);
+        code
+    })
+}
+
+/// The lab's history and notes live beside the real ones, in their own
+/// encrypted file, so trying the lab never mixes with production data.
+fn lab_store() -> Result<warmline_agent::session::StoreSetup, warmline_agent::Error> {
+    let store_err = |e: warmline_store::Error| warmline_agent::Error::Store(e.to_string());
+    let real = warmline_store::default_path().map_err(store_err)?;
+    let path = real.with_file_name("warmline-lab.db");
+    let keyring = warmline_secrets::Keyring::open()?;
+    let key = warmline_store::database_key(&keyring, &path).map_err(store_err)?;
+    Ok(warmline_agent::session::StoreSetup { path, encryption: warmline_store::Encryption::Key(key) })
+}
+
+async fn serve(config: Config, audio_in: AudioInput, audio_out: AudioOutput) -> ExitCode {
+    match SessionConfig::from_config_with_keyring(&config, audio_in, audio_out) {
+        Ok(c) => serve_session(c, None).await,
+        Err(e) => {
+            error_line(None, e.code(), &e.to_string());
+            eprintln!("warmline-cli: {e}");
+            exit_code(e.code())
+        }
+    }
+}
+
+fn exit_code(code: ErrorCode) -> ExitCode {
+    ExitCode::from(match code {
+        ErrorCode::NotAvailable => EXIT_NOT_AVAILABLE,
+        ErrorCode::Config | ErrorCode::MissingSecret => EXIT_CONFIG,
+        _ => 1,
+    })
+}
+
+async fn serve_session(config: SessionConfig, lab: Option<warmline_lab::Control>) -> ExitCode {
+    let started = Session::start(config).await;
     let (session, mut events) = match started {
         Ok(s) => s,
         Err(e) => {
             error_line(None, e.code(), &e.to_string());
             eprintln!("warmline-cli: {e}");
-            return ExitCode::from(match e.code() {
-                ErrorCode::NotAvailable => EXIT_NOT_AVAILABLE,
-                ErrorCode::Config | ErrorCode::MissingSecret => EXIT_CONFIG,
-                _ => 1,
-            });
+            return exit_code(e.code());
         }
     };
     let printer = tokio::spawn(async move {
@@ -91,6 +173,15 @@ async fn serve(config: Config, audio_in: AudioInput, audio_out: AudioOutput) -> 
             }
         };
         if text.trim().is_empty() {
+            continue;
+        }
+        if let Some(control) = &lab
+            && let Ok(Value::Object(o)) = serde_json::from_str::<Value>(&text)
+            && let Some(inner) = o.get("lab")
+        {
+            let reply = control.execute_line(&inner.to_string());
+            let reply: Value = serde_json::from_str(&reply).unwrap_or(Value::String(reply));
+            line(&json!({"event": "lab", "lab": reply}));
             continue;
         }
         let parsed: CommandLine = match serde_json::from_str(&text) {

@@ -52,6 +52,12 @@ struct AgentArgs {
     /// Where what the agent hears is written, as it plays (WAV).
     #[arg(long, value_name = "FILE.wav")]
     audio_out: Option<PathBuf>,
+    /// With --lab: the lab scenario (default: the one in assets/).
+    #[arg(long, value_name = "FILE", requires = "lab")]
+    scenario: Option<PathBuf>,
+    /// With --lab: sign in as this lab agent (extension or UPN; default the first).
+    #[arg(long = "as", value_name = "AGENT", requires = "lab")]
+    as_agent: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -85,11 +91,6 @@ struct DoctorArgs {
 const EXIT_NOT_AVAILABLE: u8 = 69; // EX_UNAVAILABLE
 /// Exit status for a bad configuration or scenario file.
 const EXIT_CONFIG: u8 = 78; // EX_CONFIG
-
-fn not_available(what: &str) -> ExitCode {
-    eprintln!("warmline-cli: {what} is not available yet in this build");
-    ExitCode::from(EXIT_NOT_AVAILABLE)
-}
 
 /// `warmline-cli lab`: the lab standalone, driven by JSON lines on stdin
 /// (docs/lab.md).
@@ -136,8 +137,12 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Agent(args) => match &args.backend.config {
             Some(config) => agent::run(config, &args.audio_in, args.audio_out.as_deref()),
-            // The lab's SIP side (registrar, ACD) is not built yet.
-            None => not_available("the headless agent against the embedded lab (`agent --lab`)"),
+            None => agent::run_lab(
+                args.scenario.as_deref(),
+                args.as_agent.as_deref(),
+                &args.audio_in,
+                args.audio_out.as_deref(),
+            ),
         },
         Command::Lab(args) => lab(args.scenario.as_deref()),
         Command::Sip(SipCommand::Lint { files }) => sip_lint::run(&files),

@@ -139,6 +139,7 @@ pub mod dialog;
 pub mod engine;
 pub mod message;
 pub mod pidf;
+pub mod publication;
 pub mod registration;
 pub mod transaction;
 #[cfg(feature = "transport")]

@@ -268,6 +268,22 @@ impl Store {
         })
     }
 
+    /// How many note writes wait for the CRM, and how many notes are in
+    /// an unresolved conflict: the header's sync indicator.
+    pub fn sync_summary(&self) -> Result<(u32, u32)> {
+        let conn = self.conn();
+        let pending: i64 = conn.query_row(
+            "SELECT COUNT(DISTINCT note_id) FROM outbox WHERE state IN ('pending', 'in_flight')",
+            [],
+            |r| r.get(0),
+        )?;
+        let conflicts: i64 =
+            conn.query_row("SELECT COUNT(DISTINCT note_id) FROM note_conflicts WHERE resolved_at IS NULL", [], |r| {
+                r.get(0)
+            })?;
+        Ok((u32::try_from(pending).unwrap_or(u32::MAX), u32::try_from(conflicts).unwrap_or(u32::MAX)))
+    }
+
     /// Forgets outbox entries settled before `before` (delivered, or replaced
     /// by a conflict resolution); returns how many. What the CRM has is kept
     /// on the notes themselves (server id, version, synced revision).

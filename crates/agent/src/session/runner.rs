@@ -13,6 +13,7 @@ use warmline_sip::transport::{self, Handle, TransportEvent};
 use warmline_sip::ua::{self, EndReason, Event, TransferProgress, UserAgent};
 
 use super::audio::{self, Control};
+use super::records::{Lookup, Records};
 use super::{Request, SessionConfig};
 use crate::config::AcdKind;
 use crate::dial_policy::Target;
@@ -44,10 +45,24 @@ struct Call {
     /// The `incoming` event, held back until the call's offer is here so
     /// that an answer to it can be carried out at once.
     announce: Option<AgentEvent>,
+    /// The first screen pop, sent right after `announce`.
+    context: Option<AgentEvent>,
     connected: bool,
     held: bool,
     remote_held: bool,
     deferred: Option<(Reoffer, Vec<u8>)>,
+    /// A transfer under way: its target and whether it is warm.
+    transfer: Option<(String, bool)>,
+    /// The call's id in the store (unique across sessions).
+    uid: String,
+    /// The other party, E.164 where possible.
+    party: String,
+    queue: Option<String>,
+    case: Option<String>,
+    /// Was it ever connected (ending it starts wrap-up).
+    talked: bool,
+    /// The latest quality report, kept for the history's summary.
+    quality: Option<(f64, f64, f64)>,
 }
 
 impl Call {
@@ -60,10 +75,18 @@ impl Call {
             incoming: false,
             ringing_here: false,
             announce: None,
+            context: None,
             connected: false,
             held: false,
             remote_held: false,
             deferred: None,
+            transfer: None,
+            uid: String::new(),
+            party: String::new(),
+            queue: None,
+            case: None,
+            talked: false,
+            quality: None,
         }
     }
 
@@ -85,6 +108,13 @@ struct Warm {
     completing: bool,
 }
 
+/// After a call: the agent finishes notes and picks a disposition.
+struct WrapUp {
+    /// The call being wrapped up (its store id).
+    uid: String,
+    until: tokio::time::Instant,
+}
+
 pub(super) struct Runner {
     config: SessionConfig,
     ua: Handle<UserAgent>,
@@ -97,6 +127,14 @@ pub(super) struct Runner {
     shown: Option<AgentState>,
     reconnects: u32,
     registered: bool,
+    records: Records,
+    wrap_up: Option<WrapUp>,
+    /// The last call that was wrapped up (notes after wrap-up attach to it).
+    last_call: Option<String>,
+    /// What the ACD was last told (`None`: available; `Some(note)`: not).
+    published: Option<Option<String>>,
+    /// Unique per session, for store call ids.
+    session_tag: String,
 }
 
 fn call_name(id: ua::CallId) -> String {
@@ -113,10 +151,13 @@ impl Runner {
         requests: mpsc::Receiver<Request>,
         events: mpsc::UnboundedSender<AgentEvent>,
     ) -> Result<(), Error> {
+        let (records, lookups) =
+            Records::open(config.store.as_ref(), config.crm.clone(), config.agent.country_code, events.clone())?;
         let audio = audio::spawn(&config.audio_in, &config.audio_out).map_err(media_err)?;
         let ua = UserAgent::new(config.sip.clone());
         let (handle, sip_events) = transport::spawn(ua, config.transport.clone()).map_err(Error::Transport)?;
         let (media_tx, media_rx) = mpsc::unbounded_channel();
+        let session_tag = format!("{:x}", config.sip.seed & 0xffff_ffff);
         let runner = Runner {
             config,
             ua: handle,
@@ -129,8 +170,13 @@ impl Runner {
             shown: None,
             reconnects: 0,
             registered: false,
+            records,
+            wrap_up: None,
+            last_call: None,
+            published: None,
+            session_tag,
         };
-        tokio::spawn(runner.run(requests, sip_events, media_rx));
+        tokio::spawn(runner.run(requests, sip_events, media_rx, lookups));
         Ok(())
     }
 
@@ -139,11 +185,15 @@ impl Runner {
         mut requests: mpsc::Receiver<Request>,
         mut sip: transport::Events<Event>,
         mut media: mpsc::UnboundedReceiver<(u32, MediaEvent)>,
+        mut lookups: mpsc::UnboundedReceiver<Lookup>,
     ) {
+        self.emit(AgentEvent::Ready { session: self.config.info.clone() });
         self.emit(AgentEvent::Registration { registration: RegistrationState::Registering });
         self.show_state();
         loop {
+            self.publish_state().await;
             let deadline = self.warm.as_ref().and_then(|w| w.deadline);
+            let wrap_up_ends = self.wrap_up.as_ref().map(|w| w.until);
             tokio::select! {
                 request = requests.recv() => {
                     let Some(Request { command, reply }) = request else {
@@ -172,7 +222,9 @@ impl Runner {
                     }
                 },
                 Some((key, event)) = media.recv() => self.media_event(key, event),
+                Some(lookup) = lookups.recv() => self.looked_up(lookup),
                 () = sleep_until(deadline) => self.expert_did_not_answer().await,
+                () = sleep_until(wrap_up_ends) => self.end_wrap_up(),
             }
         }
     }
@@ -188,7 +240,17 @@ impl Runner {
     /// The state the contact center sees: on a call while any call is up,
     /// else what the agent chose.
     fn show_state(&mut self) {
-        let now = if self.calls.is_empty() { self.chosen.clone() } else { AgentState::OnCall };
+        let now = if !self.calls.is_empty() {
+            AgentState::OnCall
+        } else if let Some(w) = &self.wrap_up {
+            let left = w.until.saturating_duration_since(tokio::time::Instant::now());
+            AgentState::WrapUp { seconds_left: left.as_secs_f32().ceil() as u32 }
+        } else {
+            self.chosen.clone()
+        };
+        if matches!((&self.shown, &now), (Some(AgentState::WrapUp { .. }), AgentState::WrapUp { .. })) {
+            return;
+        }
         if self.shown.as_ref() != Some(&now) {
             self.shown = Some(now.clone());
             self.emit(AgentEvent::State { agent: now });
@@ -196,7 +258,37 @@ impl Runner {
     }
 
     fn available(&self) -> bool {
-        self.calls.is_empty() && self.chosen == AgentState::Available
+        self.calls.is_empty() && self.wrap_up.is_none() && self.chosen == AgentState::Available
+    }
+
+    /// Brings the ACD in line with what the agent shows (acd = "pidf"):
+    /// open when available, closed with a note otherwise.
+    async fn publish_state(&mut self) {
+        if self.config.acd != AcdKind::Pidf || !self.registered {
+            return;
+        }
+        let note = match self.shown.as_ref() {
+            Some(AgentState::Available) => None,
+            Some(AgentState::Away { .. }) => Some("away"),
+            Some(AgentState::OnCall) => Some("on-call"),
+            Some(AgentState::WrapUp { .. }) => Some("wrap-up"),
+            Some(AgentState::Offline) | None => Some("offline"),
+        };
+        let wanted = note.map(str::to_owned);
+        if self.published.as_ref() == Some(&wanted) {
+            return;
+        }
+        self.published = Some(wanted);
+        if self.ua(move |ua, now| ua.publish_availability(now, note)).await.is_err() {
+            self.published = None;
+        }
+    }
+
+    fn end_wrap_up(&mut self) {
+        if let Some(w) = self.wrap_up.take() {
+            self.last_call = Some(w.uid);
+        }
+        self.show_state();
     }
 
     async fn ua<R: Send + 'static>(
@@ -211,6 +303,10 @@ impl Runner {
     async fn command(&mut self, command: AgentCommand) -> Result<(), Error> {
         match command {
             AgentCommand::State { state, reason } => {
+                // Choosing a state ends wrap-up.
+                if let Some(w) = self.wrap_up.take() {
+                    self.last_call = Some(w.uid);
+                }
                 self.chosen = match state {
                     ChosenState::Available => AgentState::Available,
                     ChosenState::Away => AgentState::Away { reason: reason.unwrap_or_default() },
@@ -269,7 +365,10 @@ impl Runner {
                 let customer = self.pick(call.as_deref(), |c| c.connected, "connected")?;
                 match mode {
                     TransferMode::Blind => {
-                        self.ua(move |ua, now| ua.transfer_blind(now, customer, uri)).await?.map_err(Error::Sip)
+                        let target = uri.to_string();
+                        self.ua(move |ua, now| ua.transfer_blind(now, customer, uri)).await?.map_err(Error::Sip)?;
+                        self.note_transfer(customer, target, false);
+                        Ok(())
                     }
                     TransferMode::Warm => self.warm_transfer(customer, uri).await,
                 }
@@ -291,12 +390,16 @@ impl Runner {
             }
             AgentCommand::CancelTransfer => self.cancel_transfer().await,
             AgentCommand::Conference => Err(Error::NotAvailable("the three-way conference")),
-            AgentCommand::Note { .. } => Err(Error::NotAvailable("notes")),
-            AgentCommand::Wrapup { .. } => Err(Error::NotAvailable("wrap-up with a disposition")),
+            AgentCommand::Note { text, note, call } => self.note(&text, note.as_deref(), call.as_deref()),
+            AgentCommand::Wrapup { disposition } => self.wrapup(&disposition),
+            AgentCommand::History { query } => {
+                let calls = self.records.history(&query)?;
+                self.emit(AgentEvent::History { query, calls });
+                Ok(())
+            }
             AgentCommand::Experts { .. } | AgentCommand::Favourite { .. } => {
                 Err(Error::NotAvailable("the expert directory"))
             }
-            AgentCommand::History { .. } => Err(Error::NotAvailable("call history")),
             AgentCommand::SignIn | AgentCommand::SignOut => Err(Error::NotAvailable("Microsoft 365 sign-in")),
             AgentCommand::Devices
             | AgentCommand::Device { .. }
@@ -304,6 +407,73 @@ impl Runner {
             | AgentCommand::Meter { .. } => Err(Error::NotAvailable("audio device settings")),
             AgentCommand::Quit => Ok(()),
         }
+    }
+
+    /// Saves a note on the named call, the one live call, the call in
+    /// wrap-up or the last call, in that order.
+    fn note(&mut self, text: &str, note: Option<&str>, call: Option<&str>) -> Result<(), Error> {
+        let (uid, customer, name) = match call {
+            Some(name) => {
+                let id = self.pick(Some(name), |_| true, "")?;
+                let c = &self.calls[&id];
+                (Some(c.uid.clone()), Some(c.party.clone()), Some(call_name(id)))
+            }
+            None => match self.calls.iter().find(|(_, c)| c.connected && !c.party.is_empty()) {
+                Some((id, c)) => (Some(c.uid.clone()), Some(c.party.clone()), Some(call_name(*id))),
+                None => {
+                    let uid = self.wrap_up.as_ref().map(|w| w.uid.clone()).or_else(|| self.last_call.clone());
+                    (uid.clone(), None, uid)
+                }
+            },
+        };
+        let id = self.records.save_note(note, text, uid.as_deref(), customer.as_deref())?;
+        self.emit(AgentEvent::NoteSaved { note: id, call: name, sync: crate::NoteSync::SavedLocally, reason: None });
+        Ok(())
+    }
+
+    /// Records the disposition of the call in wrap-up (or the last call)
+    /// and ends wrap-up.
+    fn wrapup(&mut self, disposition: &str) -> Result<(), Error> {
+        let code = disposition.trim();
+        if !self.config.agent.dispositions.iter().any(|(c, _)| c == code) {
+            let known: Vec<&str> = self.config.agent.dispositions.iter().map(|(c, _)| c.as_str()).collect();
+            return Err(Error::Invalid(format!("unknown disposition {code:?}; use one of {}", known.join(", "))));
+        }
+        let uid = self
+            .wrap_up
+            .as_ref()
+            .map(|w| w.uid.clone())
+            .or_else(|| self.last_call.clone())
+            .ok_or_else(|| Error::NoCall("no call to wrap up".into()))?;
+        self.records.disposition(&uid, code)?;
+        self.end_wrap_up();
+        Ok(())
+    }
+
+    fn note_transfer(&mut self, call: ua::CallId, target: String, warm: bool) {
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.transfer = Some((target, warm));
+        }
+    }
+
+    /// A transfer of `call` ended this way: into the history.
+    fn transfer_outcome(&mut self, call: ua::CallId, outcome: warmline_store::TransferOutcome, reason: Option<String>) {
+        let Some(c) = self.calls.get_mut(&call) else { return };
+        let Some((target, warm)) = c.transfer.take() else { return };
+        let uid = c.uid.clone();
+        if !uid.is_empty() {
+            self.records.transfer(&uid, &target, warm, outcome, reason);
+        }
+    }
+
+    /// The CRM answered a screen-pop lookup.
+    fn looked_up(&mut self, lookup: Lookup) {
+        let Some((id, c)) = self.calls.iter().find(|(id, _)| call_name(**id) == lookup.call) else { return };
+        if let Some(why) = &lookup.failed {
+            tracing::info!("{}: CRM lookup failed: {why}", call_name(*id));
+        }
+        let customer = self.records.looked_up(&c.party, lookup.customer, c.queue.clone(), c.case.clone());
+        self.emit(AgentEvent::Context { call: lookup.call, customer });
     }
 
     /// The call `name` names, or else the one call `fits`.
@@ -351,6 +521,10 @@ impl Runner {
     }
 
     async fn dial(&mut self, uri: Uri) -> Result<ua::CallId, Error> {
+        let uri_text = match &uri {
+            Uri::Sip(u) => u.user.as_ref().map(|user| format!("{user}@{}", u.host)),
+            _ => None,
+        };
         let (session, port) = MediaSession::new(self.config.media.clone()).await.map_err(media_err)?;
         let offer = match session.create_offer().await {
             Ok(o) => o,
@@ -379,7 +553,17 @@ impl Runner {
                 }
             }
         });
-        self.calls.entry(id).or_insert_with(Call::new).media = Some(Arc::new(session));
+        let party = match &uri_text {
+            Some(t) => self.records.normalise(t),
+            None => String::new(),
+        };
+        let uid = format!("{}-{}", self.session_tag, call_name(id));
+        let c = self.calls.entry(id).or_insert_with(Call::new);
+        c.media = Some(Arc::new(session));
+        c.uid = uid.clone();
+        c.party = party.clone();
+        let local = self.config.sip.aor.to_string();
+        self.records.call_started(&uid, warmline_store::Direction::Outbound, &local, &party, None);
         self.show_state();
         Ok(id)
     }
@@ -454,6 +638,7 @@ impl Runner {
     }
 
     async fn warm_transfer(&mut self, customer: ua::CallId, expert: Uri) -> Result<(), Error> {
+        let target = expert.to_string();
         if self.calls.get(&customer).is_some_and(|c| !c.held) {
             self.reoffer(customer, Reoffer::Hold).await?;
         }
@@ -471,6 +656,7 @@ impl Runner {
             dropped: None,
             completing: false,
         });
+        self.note_transfer(customer, target, true);
         self.emit(AgentEvent::Transfer {
             call: call_name(customer),
             phase: TransferPhase::DiallingExpert,
@@ -503,6 +689,12 @@ impl Runner {
 
     /// The consult ended before the transfer completed: back to the customer.
     async fn return_to_customer(&mut self, w: Warm, reason: String) {
+        let outcome = if reason == "cancelled" {
+            warmline_store::TransferOutcome::Cancelled
+        } else {
+            warmline_store::TransferOutcome::Failed
+        };
+        self.transfer_outcome(w.customer, outcome, Some(reason.clone()));
         if self.calls.get(&w.customer).is_some_and(|c| c.held)
             && let Err(e) = self.reoffer(w.customer, Reoffer::Resume).await
         {
@@ -679,21 +871,46 @@ impl Runner {
         };
         let field =
             |name: &str| info.data.fields.iter().find(|(h, _)| h.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
+        let queue = self.config.sip.call_data_headers.first().and_then(|h| field(h));
+        let case = self.config.sip.call_data_headers.get(1).and_then(|h| field(h));
+        let party = self.records.normalise(&from);
+        let uid = format!("{}-{}", self.session_tag, call_name(call));
+        let local = self.config.sip.aor.to_string();
+        self.records.call_started(
+            &uid,
+            warmline_store::Direction::Inbound,
+            &local,
+            &party,
+            caller.display_name.as_deref(),
+        );
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.uid = uid;
+            c.party = party.clone();
+            c.queue = queue.clone();
+            c.case = case.clone();
+        }
         let announce = AgentEvent::Incoming {
             call: call_name(call),
-            from,
+            from: party.clone(),
             display_name: caller.display_name.clone(),
-            queue: self.config.sip.call_data_headers.first().and_then(|h| field(h)),
-            case: self.config.sip.call_data_headers.get(1).and_then(|h| field(h)),
+            queue: queue.clone(),
+            case: case.clone(),
         };
+        // The screen pop: what the cache knows at once, the CRM's answer later.
+        let customer = self.records.context(&call_name(call), &party, queue, case);
+        let context = AgentEvent::Context { call: call_name(call), customer };
         if answer_now {
+            self.emit(announce);
+            self.emit(context);
             self.auto_answer(call).await;
         } else if info.has_offer {
             if let Some(c) = self.calls.get_mut(&call) {
                 c.announce = Some(announce);
+                c.context = Some(context);
             }
         } else {
             self.emit(announce);
+            self.emit(context);
             self.call_state(call, CallState::Ringing);
         }
     }
@@ -708,7 +925,10 @@ impl Runner {
     async fn connected(&mut self, call: ua::CallId) {
         let Some(c) = self.calls.get_mut(&call) else { return };
         c.connected = true;
+        c.talked = true;
         c.ringing_here = false;
+        let uid = c.uid.clone();
+        self.records.call_answered(&uid);
         let live = c.live();
         let _ = self.audio.send(Control::Live(call.get(), live)).await;
         self.call_state(call, CallState::Connected);
@@ -733,7 +953,11 @@ impl Runner {
             c.offer = Some(sdp);
             let auto = c.auto_answer;
             if let Some(announce) = c.announce.take() {
+                let context = c.context.take();
                 self.emit(announce);
+                if let Some(context) = context {
+                    self.emit(context);
+                }
                 self.call_state(call, CallState::Ringing);
             }
             if auto {
@@ -793,6 +1017,7 @@ impl Runner {
         };
         match progress {
             TransferProgress::Succeeded => {
+                self.transfer_outcome(call, warmline_store::TransferOutcome::Completed, None);
                 if self.warm.as_ref().is_some_and(|w| w.customer == call) {
                     self.warm = None;
                 }
@@ -803,12 +1028,22 @@ impl Runner {
                 });
             }
             TransferProgress::Refused { status } => {
+                self.transfer_outcome(
+                    call,
+                    warmline_store::TransferOutcome::Failed,
+                    Some(format!("refused ({status})")),
+                );
                 if let Some(w) = self.warm.as_mut().filter(|w| w.customer == call) {
                     w.completing = false;
                 }
                 self.emit(failed(format!("the far end refused the transfer ({status}); both calls are still up")));
             }
             TransferProgress::Failed { status } => {
+                self.transfer_outcome(
+                    call,
+                    warmline_store::TransferOutcome::Failed,
+                    Some(format!("failed ({status})")),
+                );
                 if let Some(w) = self.warm.as_mut().filter(|w| w.customer == call) {
                     w.completing = false;
                 }
@@ -821,10 +1056,26 @@ impl Runner {
     }
 
     async fn ended(&mut self, call: ua::CallId, reason: EndReason, status: Option<u16>) {
-        if !self.calls.contains_key(&call) {
-            return;
+        let Some(c) = self.calls.get(&call) else { return };
+        let (uid, talked, quality) = (c.uid.clone(), c.talked, c.quality);
+        let consult = self.warm.as_ref().is_some_and(|w| w.consult == call);
+        if !uid.is_empty() {
+            if let Some((mos, loss, jitter)) = quality {
+                self.records.quality(&uid, mos, loss, jitter);
+            }
+            self.records.call_ended(&uid);
         }
         self.forget(call).await;
+        // A call the agent talked on (not a consult) is followed by wrap-up
+        // once no other call is left.
+        if talked && !consult && !uid.is_empty() {
+            self.last_call = Some(uid.clone());
+            if self.config.agent.wrap_up_seconds > 0 {
+                let until = tokio::time::Instant::now()
+                    + std::time::Duration::from_secs(self.config.agent.wrap_up_seconds.into());
+                self.wrap_up = Some(WrapUp { uid, until });
+            }
+        }
         self.emit(AgentEvent::Call {
             call: call_name(call),
             state: CallState::Ended { reason: end_reason(reason, status) },
@@ -861,12 +1112,17 @@ impl Runner {
     fn media_event(&mut self, key: u32, event: MediaEvent) {
         let Some(call) = self.calls.keys().find(|id| id.get() == key).copied() else { return };
         match event {
-            MediaEvent::Quality(q) => self.emit(AgentEvent::Quality {
-                call: call_name(call),
-                mos: q.mos as f32,
-                jitter_ms: q.jitter.as_secs_f32() * 1000.0,
-                loss_pct: (q.loss * 100.0) as f32,
-            }),
+            MediaEvent::Quality(q) => {
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.quality = Some((q.mos, q.loss * 100.0, q.jitter.as_secs_f64() * 1000.0));
+                }
+                self.emit(AgentEvent::Quality {
+                    call: call_name(call),
+                    mos: q.mos as f32,
+                    jitter_ms: q.jitter.as_secs_f32() * 1000.0,
+                    loss_pct: (q.loss * 100.0) as f32,
+                })
+            }
             MediaEvent::Failed => {
                 self.error(&Error::Invalid(format!("{}: media connectivity failed", call_name(call))))
             }

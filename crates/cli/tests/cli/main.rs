@@ -6,15 +6,111 @@ fn cli() -> Command {
     Command::new(env!("CARGO_BIN_EXE_warmline-cli"))
 }
 
+/// A running `warmline-cli agent --lab`, read line by line with deadlines.
+struct Headless {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    lines: std::sync::mpsc::Receiver<serde_json::Value>,
+    seen: Vec<serde_json::Value>,
+}
+
+impl Headless {
+    fn start(args: &[&str]) -> Headless {
+        use std::io::BufRead;
+        let mut child = cli()
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("run warmline-cli");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                let v = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+                if tx.send(v).is_err() {
+                    break;
+                }
+            }
+        });
+        Headless { child, stdin, lines, seen: Vec::new() }
+    }
+
+    fn send(&mut self, line: &str) {
+        use std::io::Write;
+        writeln!(self.stdin, "{line}").expect("write a command");
+    }
+
+    /// The first line (from now on) that `fits`, within 20 s.
+    fn expect(&mut self, what: &str, fits: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let left = end.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(v) => {
+                    self.seen.push(v.clone());
+                    assert!(v["event"] != "error", "unexpected error while waiting for {what}: {v}");
+                    if fits(&v) {
+                        return v;
+                    }
+                }
+                Err(_) => panic!("no {what} within 20 s; saw:\n{:#?}", self.seen),
+            }
+        }
+    }
+}
+
 #[test]
-fn subcommands_not_built_yet_say_so_and_do_not_panic() {
-    let args = ["agent", "--lab"];
-    // The headless agent runs with --config; the lab's SIP side is not built yet.
-    let out = cli().args(args).output().expect("run warmline-cli");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(69), "{args:?}: exit status EX_UNAVAILABLE; stderr: {stderr}");
-    assert!(stderr.contains("not available yet"), "{args:?}: clear message, got {stderr}");
-    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+fn agent_lab_realtime_takes_a_routed_call_with_screen_pop_notes_and_wrap_up() {
+    let mut agent = Headless::start(&["agent", "--lab", "--audio-in", "tone:600"]);
+    agent.expect("the lab's endpoints", |v| v["event"] == "lab" && v["lab"]["event"] == "ready");
+    let ready = agent.expect("the session summary", |v| v["event"] == "ready");
+    assert_eq!(ready["session"]["backend"], "lab");
+    assert_eq!(ready["session"]["agent_name"], "Jordan Lee");
+    agent.expect("registration", |v| v["event"] == "registration" && v["registration"]["state"] == "registered");
+    agent.send(r#"{"cmd":"state","state":"available","id":1}"#);
+    agent.expect("available", |v| v["event"] == "state" && v["agent"]["state"] == "available");
+    // A customer the lab's CRM knows calls the billing queue.
+    agent.send(r#"{"lab":{"cmd":"call","from":"+442079460018","queue":"billing","audio":{"tone_hz":440}}}"#);
+    let incoming = agent.expect("the routed call", |v| v["event"] == "incoming");
+    assert_eq!(incoming["from"], "+442079460018");
+    assert_eq!(incoming["queue"], "billing");
+    assert!(incoming["case"].as_str().is_some_and(|c| !c.is_empty()), "a case id: {incoming}");
+    let call = incoming["call"].as_str().expect("call id").to_owned();
+    let context = agent.expect("the CRM's screen pop", |v| {
+        v["event"] == "context"
+            && v["customer"]["source"] == "crm"
+            && !v["customer"]["loading"].as_bool().unwrap_or(true)
+    });
+    assert!(context["customer"]["name"].as_str().is_some_and(|n| !n.is_empty()), "the CRM names the caller: {context}");
+    agent.send(r#"{"cmd":"answer"}"#);
+    agent.expect("connected", |v| {
+        v["event"] == "call"
+            && v["call"] == call.as_str()
+            && v["call"] == call.as_str()
+            && v["state"]["state"] == "connected"
+    });
+    agent.send(r#"{"cmd":"note","text":"Customer asks for a payment plan"}"#);
+    let saved = agent.expect("the note saved", |v| v["event"] == "note_saved");
+    assert_eq!(saved["call"], call.as_str());
+    agent.expect("the note synced to the lab's CRM", |v| v["event"] == "note_saved" && v["sync"] == "synced");
+    agent.send(r#"{"cmd":"hangup"}"#);
+    agent.expect("ended", |v| v["event"] == "call" && v["state"]["state"] == "ended");
+    agent.expect("wrap-up", |v| v["event"] == "state" && v["agent"]["state"] == "wrap_up");
+    agent.send(r#"{"cmd":"wrapup","disposition":"resolved"}"#);
+    agent.expect("available again", |v| v["event"] == "state" && v["agent"]["state"] == "available");
+    agent.send(r#"{"cmd":"history","query":"payment plan"}"#);
+    let history = agent.expect("the history", |v| v["event"] == "history");
+    let row = &history["calls"][0];
+    assert_eq!(row["party"], "+442079460018", "{history}");
+    assert_eq!(row["direction"], "inbound");
+    assert_eq!(row["disposition"], "resolved");
+    assert!(row["notes"].as_str().is_some_and(|n| n.contains("payment plan")), "{history}");
+    agent.send(r#"{"cmd":"quit"}"#);
+    let status = agent.child.wait().expect("exit");
+    assert!(status.success(), "quit exits 0: {status}");
 }
 
 #[test]

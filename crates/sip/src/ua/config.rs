@@ -84,6 +84,8 @@ pub struct Config {
     pub registrar: Uri,
     /// The registration lifetime to ask for, in seconds.
     pub expires: u32,
+    /// The lifetime to ask for when publishing availability, in seconds.
+    pub publish_expires: u32,
     /// RFC 5626 outbound, with keep-alives; `None` for a plain registration.
     pub outbound: Option<Outbound>,
     /// An outbound proxy every request outside a dialog goes through (a
@@ -121,6 +123,7 @@ impl Config {
             password: password.into(),
             registrar,
             expires: 600,
+            publish_expires: 3600,
             outbound: None,
             outbound_proxy: None,
             call_data_headers: Vec::new(),

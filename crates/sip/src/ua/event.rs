@@ -191,6 +191,21 @@ pub enum Event {
     },
     /// The binding was removed (after [`UserAgent::shutdown`](super::UserAgent::shutdown)).
     Unregistered,
+    /// The ACD holds our availability (after
+    /// [`UserAgent::publish_availability`](super::UserAgent::publish_availability)).
+    Published {
+        /// Whether it says we take calls.
+        open: bool,
+    },
+    /// The ACD refused our availability, or did not answer (408).
+    PublishFailed {
+        /// The final status.
+        status: u16,
+        /// Its reason phrase.
+        reason: String,
+    },
+    /// Our availability was withdrawn (shutdown).
+    Unpublished,
     /// The flow is gone; calls are kept while the transport reconnects.
     Reconnecting {
         /// Why.

@@ -54,6 +54,7 @@ mod invite;
 mod keepalive;
 mod offer_answer;
 mod prack;
+mod publish;
 mod refer;
 mod register;
 mod replaces;
@@ -98,6 +99,9 @@ pub struct UserAgent {
     flow: Option<Flow>,
     connected: bool,
     registration: Option<Registration>,
+    publisher: Option<crate::publication::Publisher>,
+    /// A new flow: publish again once it is registered.
+    republish_after_register: bool,
     reg_call_id: String,
     reg_tag: String,
     keepalive: KeepAlive,
@@ -136,6 +140,8 @@ impl UserAgent {
             flow: None,
             connected: false,
             registration: None,
+            publisher: None,
+            republish_after_register: false,
             reg_call_id,
             reg_tag,
             keepalive: KeepAlive::default(),
@@ -441,6 +447,10 @@ impl UserAgent {
     }
 
     fn on_response(&mut self, now: Instant, response: Response) {
+        if response.headers.cseq().is_ok_and(|c| c.method == Method::Publish) {
+            self.on_publish_response(now, response);
+            return;
+        }
         let register = response.headers.cseq().is_ok_and(|c| c.method == Method::Register);
         if register {
             if self.registration.as_ref().is_some_and(|r| r.owns(&response).unwrap_or(false)) {
@@ -585,6 +595,7 @@ impl Engine for UserAgent {
         self.txs.handle_timeout(now);
         self.flush(now);
         self.registration_timeout(now);
+        self.publish_timeout(now);
         self.keepalive_timeout(now);
         self.call_timeouts(now);
         self.flush(now);
@@ -597,7 +608,10 @@ impl Engine for UserAgent {
     fn poll_timeout(&self) -> Option<Instant> {
         let calls = self.calls.values().filter_map(Call::poll_timeout).min();
         let registration = self.registration.as_ref().and_then(Registration::poll_timeout);
-        [self.txs.poll_timeout(), registration, self.keepalive.poll_timeout(), calls].into_iter().flatten().min()
+        [self.txs.poll_timeout(), registration, self.publish_poll_timeout(), self.keepalive.poll_timeout(), calls]
+            .into_iter()
+            .flatten()
+            .min()
     }
 }
 

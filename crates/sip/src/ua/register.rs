@@ -22,6 +22,7 @@ impl UserAgent {
         self.txs.reliable = self.reliable();
         self.keepalive.stop();
         if reconnect {
+            self.republish_after_register = true;
             let calls: Vec<_> =
                 self.calls.values().filter(|c| c.is_connected() && !c.needs_refresh).map(|c| c.id).collect();
             for id in calls {
@@ -140,6 +141,9 @@ impl UserAgent {
                     self.emit(Event::Registered { expires });
                     self.start_keepalive(now, flow_timer);
                     self.refresh_targets(now);
+                    if std::mem::take(&mut self.republish_after_register) {
+                        self.republish(now);
+                    }
                 }
                 RegOutput::Event(RegEvent::Failed { status, reason }) => {
                     self.emit(Event::RegistrationFailed { status, reason: reason.clone() });
@@ -174,6 +178,7 @@ impl UserAgent {
             let _ = self.hangup(now, id);
         }
         self.keepalive.stop();
+        self.unpublish(now);
         if self.connected
             && let Some(registration) = self.registration.as_mut()
         {
