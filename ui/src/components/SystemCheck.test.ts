@@ -26,7 +26,7 @@ describe("SystemCheck", () => {
 
   it("shows a backend error as an alert", async () => {
     useBackend({
-      kind: "mock",
+      ...mockBackend(),
       appInfo: async () => ({ status: "error", error: { code: "internal", message: "boom" } }),
     });
     render(SystemCheck);

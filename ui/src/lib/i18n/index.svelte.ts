@@ -21,15 +21,37 @@ function systemLanguage(): Lang {
   return pickLanguage(navigator.languages?.length ? navigator.languages : [navigator.language]);
 }
 
-export const i18n = $state({ lang: systemLanguage() });
+const STORAGE_KEY = "warmline.lang";
 
-/** The message for `key` in the current language. */
-export function t(key: MessageKey): string {
-  return catalogues[i18n.lang][key];
+/** The agent's saved choice, if any, else the system's language. */
+function initialLanguage(): Lang {
+  try {
+    const saved = globalThis.localStorage?.getItem(STORAGE_KEY);
+    if (saved === "en" || saved === "es") return saved;
+  } catch {
+    // Storage can be unavailable (private mode); the system language will do.
+  }
+  return systemLanguage();
+}
+
+export const i18n = $state({ lang: initialLanguage() });
+
+/** The message for `key` in the current language, with `{name}` placeholders filled. */
+export function t(key: MessageKey, params?: Record<string, string | number>): string {
+  const text: string = catalogues[i18n.lang][key];
+  if (!params) return text;
+  return text.replace(/\{(\w+)\}/g, (whole, name: string) => (name in params ? String(params[name]) : whole));
 }
 
 /** Switches language and updates the document's `lang` for screen readers. */
-export function setLanguage(lang: Lang): void {
+export function setLanguage(lang: Lang, persist = false): void {
   i18n.lang = lang;
   if (typeof document !== "undefined") document.documentElement.lang = lang;
+  if (persist) {
+    try {
+      globalThis.localStorage?.setItem(STORAGE_KEY, lang);
+    } catch {
+      // Not saved; the choice still holds for this session.
+    }
+  }
 }

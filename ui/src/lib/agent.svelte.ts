@@ -1,0 +1,88 @@
+// The desktop's one store: it follows the backend's event stream and folds
+// each event into `agent.view` (see agent/fold.ts, which is pure and tested
+// on its own). Every user action goes through `agent.send`, which shows a
+// failed command to the agent as a toast.
+import { untrack } from "svelte";
+import { backend, type AgentCommand, type AgentEvent, type Backend } from "./backend";
+import {
+  addToast,
+  afterCommand,
+  beforeCommand,
+  dismissToast,
+  fold,
+  initialView,
+  setNoteText,
+  type View,
+} from "./agent/fold";
+
+class AgentStore {
+  view = $state.raw<View>(initialView(Date.now()));
+  private unsubscribe: (() => void) | null = null;
+  /** A customer's call whose consult should become a three-way call once the expert answers. */
+  private conferenceFor: string | null = null;
+
+  apply(event: AgentEvent): void {
+    this.view = fold(this.view, event, Date.now());
+    if (this.conferenceFor && event.event === "transfer" && event.call === this.conferenceFor) {
+      if (event.phase === "consulting") void this.send({ cmd: "conference" });
+      if (event.phase !== "dialling_expert") this.conferenceFor = null;
+    }
+  }
+
+  /** The expert's "Conference" button: consult first, join everyone when they answer. */
+  conferenceWhenConsulting(call: string): void {
+    this.conferenceFor = call;
+  }
+
+  /** Follows `b` (the app's backend by default) and rebuilds state from its snapshot. */
+  async connect(b: Backend = backend()): Promise<void> {
+    this.disconnect();
+    try {
+      this.unsubscribe = await b.subscribe((e) => this.apply(e));
+    } catch (e) {
+      this.toast("internal", e instanceof Error ? e.message : String(e));
+      return;
+    }
+    const snap = await b.snapshot();
+    if (snap.status === "ok") for (const e of snap.data) this.apply(e);
+    else this.toast(snap.error.code, snap.error.message);
+  }
+
+  disconnect(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+  }
+
+  /** Runs a command; a failure becomes a toast. Resolves to whether it worked. */
+  async send(cmd: AgentCommand, opts: { expertName?: string | null } = {}): Promise<boolean> {
+    // Commands are often sent from effects (a dialog opening); reading the
+    // view here must not make that effect depend on it.
+    untrack(() => (this.view = beforeCommand(this.view, cmd, opts.expertName ?? null)));
+    const outcome = await untrack(() => backend().command(cmd));
+    const ok = outcome.status === "ok";
+    this.view = afterCommand(this.view, cmd, ok);
+    if (outcome.status === "error") this.toast(outcome.error.code, outcome.error.message);
+    return ok;
+  }
+
+  toast(code: Parameters<typeof addToast>[1], message: string): void {
+    this.view = addToast(this.view, code, message, Date.now());
+  }
+
+  dismiss(id: number): void {
+    this.view = dismissToast(this.view, id);
+  }
+
+  setNoteText(call: string, text: string): void {
+    this.view = setNoteText(this.view, call, text);
+  }
+
+  /** Back to nothing (tests). */
+  reset(): void {
+    this.disconnect();
+    this.conferenceFor = null;
+    this.view = initialView(Date.now());
+  }
+}
+
+export const agent = new AgentStore();

@@ -1,0 +1,102 @@
+import { afterCommand, beforeCommand, consultOf, focusCall, fold, initialView, liveCalls, ringingCalls, type AgentEvent, type View } from "./fold";
+
+function replay(events: AgentEvent[], start: View = initialView(0)): View {
+  return events.reduce((v, e, i) => fold(v, e, 1000 * (i + 1)), start);
+}
+
+const incoming: AgentEvent = { event: "incoming", call: "c1", from: "+441", display_name: "Ann", queue: "Billing", case: "CS-1" };
+
+describe("fold", () => {
+  it("tracks registration, agent state and account", () => {
+    const v = replay([
+      { event: "registration", registration: { state: "reconnecting", attempt: 2 } },
+      { event: "state", agent: { state: "away", reason: "Lunch" } },
+      { event: "account", account: { state: "throttled", retry_after_s: 30 } },
+      { event: "sync", sync: { pending: 2, conflicts: 1, offline: true, local_only: false } },
+    ]);
+    expect(v.registration).toEqual({ state: "reconnecting", attempt: 2 });
+    expect(v.agent).toEqual({ state: "away", reason: "Lunch" });
+    expect(v.account?.state).toBe("throttled");
+    expect(v.sync?.pending).toBe(2);
+  });
+
+  it("rings, connects with a timer start and ends into wrap-up", () => {
+    let v = replay([incoming, { event: "call", call: "c1", state: { state: "ringing" } }]);
+    expect(ringingCalls(v).map((c) => c.id)).toEqual(["c1"]);
+    expect(v.calls.c1?.name).toBe("Ann");
+    v = fold(v, { event: "call", call: "c1", state: { state: "connected" } }, 5000);
+    expect(v.calls.c1?.connectedAt).toBe(5000);
+    v = fold(v, { event: "call", call: "c1", state: { state: "held" } }, 6000);
+    v = fold(v, { event: "call", call: "c1", state: { state: "connected" } }, 7000);
+    expect(v.calls.c1?.connectedAt).toBe(5000);
+    v = fold(v, { event: "call", call: "c1", state: { state: "ended", reason: "bye" } }, 8000);
+    v = fold(v, { event: "state", agent: { state: "wrap_up", seconds_left: 30 } }, 8000);
+    expect(liveCalls(v)).toEqual([]);
+    expect(v.wrapUpCall).toBe("c1");
+    expect(v.wrapUpEndsAt).toBe(38000);
+    v = fold(v, { event: "state", agent: { state: "available" } }, 9000);
+    expect(v.calls.c1).toBeUndefined();
+  });
+
+  it("keeps context, quality and the note id for a call", () => {
+    const v = replay([
+      incoming,
+      {
+        event: "context",
+        call: "c1",
+        customer: { phone: "+441", name: "Ann B", loading: true, source: "cache", fields: [], interactions: [], notes: [] },
+      },
+      { event: "quality", call: "c1", mos: 4.1, jitter_ms: 9, loss_pct: 0.1 },
+      { event: "note_saved", note: "n1", call: "c1", sync: "saved_locally" },
+      { event: "note_saved", note: "n1", call: "c1", sync: "failed", reason: "too long" },
+    ]);
+    expect(v.calls.c1?.context?.loading).toBe(true);
+    expect(v.calls.c1?.name).toBe("Ann");
+    expect(v.calls.c1?.quality?.mos).toBe(4.1);
+    expect(v.notes.c1).toMatchObject({ note: "n1", sync: "failed", reason: "too long" });
+  });
+
+  it("names the consult leg after the transfer the agent asked for", () => {
+    let v = replay([incoming, { event: "call", call: "c1", state: { state: "connected" } }]);
+    v = beforeCommand(v, { cmd: "transfer", to: "+4420", mode: "warm", call: "c1" }, "Amara");
+    v = fold(v, { event: "call", call: "c1", state: { state: "held" } }, 10);
+    v = fold(v, { event: "transfer", call: "c1", phase: "dialling_expert" }, 11);
+    v = fold(v, { event: "call", call: "c2", state: { state: "dialing" } }, 12);
+    expect(v.calls.c2).toMatchObject({ consultFor: "c1", remote: "+4420", name: "Amara" });
+    expect(v.calls.c1?.transfer).toMatchObject({ phase: "dialling_expert", target: "Amara", mode: "warm" });
+    expect(consultOf(v, "c1")?.id).toBe("c2");
+    expect(focusCall(v)?.id).toBe("c1");
+    v = fold(v, { event: "transfer", call: "c1", phase: "returned", reason: "Declined" }, 13);
+    expect(v.calls.c1?.transfer).toMatchObject({ phase: "returned", reason: "Declined" });
+    expect(v.pendingTransfer).toBeNull();
+  });
+
+  it("names an outbound call after the number dialled", () => {
+    let v = beforeCommand(initialView(0), { cmd: "dial", to: "+3491" });
+    v = fold(v, { event: "call", call: "o1", state: { state: "dialing" } }, 1);
+    expect(v.calls.o1).toMatchObject({ direction: "outbound", remote: "+3491" });
+    expect(v.pendingDial).toBeNull();
+  });
+
+  it("forgets a failed dial and records mute only when it worked", () => {
+    let v = beforeCommand(initialView(0), { cmd: "dial", to: "x" });
+    v = afterCommand(v, { cmd: "dial", to: "x" }, false);
+    expect(v.pendingDial).toBeNull();
+    expect(afterCommand(v, { cmd: "mute", on: true }, false).muted).toBe(false);
+    expect(afterCommand(v, { cmd: "mute", on: true }, true).muted).toBe(true);
+  });
+
+  it("updates an expert's presence and collects errors as toasts", () => {
+    const expert = {
+      id: "e1", name: "Amara", skills: [], favourite: false, availability: "Available" as const,
+      activity: "Available", presence_age_s: 0,
+    };
+    const v = replay([
+      { event: "experts", query: "", experts: [expert] },
+      { event: "presence", expert: { ...expert, availability: "Busy" } },
+      { event: "error", code: "media", message: "Headset unplugged" },
+    ]);
+    expect(v.experts.list[0]?.availability).toBe("Busy");
+    expect(v.toasts).toEqual([{ id: 1, code: "media", message: "Headset unplugged", at: 3000 }]);
+  });
+});

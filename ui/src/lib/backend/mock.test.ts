@@ -1,0 +1,96 @@
+import { mockBackend, type MockBackend } from "./mock";
+import type { AgentEvent } from "./index";
+
+describe("mock contact center", () => {
+  let mock: MockBackend;
+  let events: AgentEvent[];
+  beforeEach(async () => {
+    vi.useFakeTimers();
+    mock = mockBackend({ ringAfterMs: 3000 });
+    events = [];
+    await mock.subscribe((e) => events.push(e));
+  });
+  afterEach(() => {
+    mock.dispose();
+    vi.useRealTimers();
+  });
+  const kinds = () => events.map((e) => (e.event === "call" ? `call:${e.state.state}` : e.event === "transfer" ? `transfer:${e.phase}` : e.event));
+
+  it("registers, and its snapshot starts with ready", async () => {
+    vi.advanceTimersByTime(500);
+    expect(events).toContainEqual({ event: "registration", registration: { state: "registered" } });
+    const snap = await mock.snapshot();
+    expect(snap.status === "ok" && snap.data[0]?.event).toBe("ready");
+  });
+
+  it("rings after the agent becomes available, then answer connects", async () => {
+    await mock.command({ cmd: "state", state: "available" });
+    vi.advanceTimersByTime(3000);
+    const inc = events.find((e) => e.event === "incoming");
+    expect(inc).toBeDefined();
+    expect(kinds()).toContain("context");
+    vi.advanceTimersByTime(1000);
+    expect(events.filter((e) => e.event === "context").at(-1)).toMatchObject({ customer: { source: "crm", loading: false } });
+    expect(await mock.command({ cmd: "answer" })).toEqual({ status: "ok", data: null });
+    expect(events).toContainEqual({ event: "state", agent: { state: "on_call" } });
+    expect(kinds()).toContain("call:connected");
+  });
+
+  it("runs a warm transfer: dialling, consulting, completed, ended, wrap-up", async () => {
+    await mock.command({ cmd: "state", state: "available" });
+    const call = mock.ring();
+    await mock.command({ cmd: "answer", call });
+    events.length = 0;
+    await mock.command({ cmd: "transfer", to: "+442079460100", mode: "warm", call });
+    expect(kinds()).toEqual(["call:held", "transfer:dialling_expert", "call:dialing"]);
+    vi.advanceTimersByTime(2000);
+    expect(kinds()).toContain("transfer:consulting");
+    events.length = 0;
+    await mock.command({ cmd: "complete_transfer" });
+    expect(kinds()).toEqual(["transfer:completed", "call:ended", "call:ended", "state"]);
+    expect(events.at(-1)).toEqual({ event: "state", agent: { state: "wrap_up", seconds_left: 60 } });
+  });
+
+  it("returns to the customer when the expert is busy", async () => {
+    const call = mock.ring();
+    await mock.command({ cmd: "answer", call });
+    await mock.command({ cmd: "transfer", to: "+442079460101", mode: "warm", call });
+    vi.advanceTimersByTime(2000);
+    expect(events.at(-1)).toMatchObject({ event: "transfer", phase: "returned", reason: expect.stringContaining("Lukas") });
+  });
+
+  it("saves a note, then syncs it", async () => {
+    const call = mock.ring();
+    await mock.command({ cmd: "answer", call });
+    await mock.command({ cmd: "note", text: "hello", call });
+    expect(events).toContainEqual({ event: "note_saved", note: "note-1", call, sync: "saved_locally" });
+    vi.advanceTimersByTime(1000);
+    expect(events.filter((e) => e.event === "note_saved").map((e) => e.sync)).toEqual(["saved_locally", "syncing", "synced"]);
+  });
+
+  it("refuses what the real agent would refuse, with a code and words", async () => {
+    expect(await mock.command({ cmd: "answer" })).toMatchObject({ status: "error", error: { code: "no_call" } });
+    expect(await mock.command({ cmd: "dial", to: "drop table" })).toMatchObject({ status: "error", error: { code: "dial_refused" } });
+    await mock.command({ cmd: "sign_out" });
+    expect(await mock.command({ cmd: "experts", query: "" })).toMatchObject({ status: "error", error: { code: "not_available" } });
+  });
+
+  it("wraps up with a disposition and becomes available again", async () => {
+    const call = mock.ring();
+    await mock.command({ cmd: "answer", call });
+    await mock.command({ cmd: "hangup", call });
+    expect(events.at(-1)).toMatchObject({ event: "state", agent: { state: "wrap_up" } });
+    await mock.command({ cmd: "wrapup", disposition: "resolved" });
+    expect(events.at(-1)).toEqual({ event: "state", agent: { state: "available" } });
+  });
+
+  it("sends mic levels while the meter is on", async () => {
+    await mock.command({ cmd: "meter", on: true });
+    vi.advanceTimersByTime(500);
+    const n = events.filter((e) => e.event === "level").length;
+    expect(n).toBe(5);
+    await mock.command({ cmd: "meter", on: false });
+    vi.advanceTimersByTime(500);
+    expect(events.filter((e) => e.event === "level").length).toBe(n);
+  });
+});
