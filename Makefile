@@ -51,6 +51,8 @@ bench: setup
 	$(SESSION) $(CARGO) bench -p warmline-store --bench store
 	@echo "== media CPU per endpoint, setup, latency: cargo bench -p warmline-media --bench media"
 	$(SESSION) $(CARGO) bench -p warmline-media --bench media
+	@echo "== lab soak, 25 routed calls / 50 WebRTC endpoints for SOAK_SECONDS (60): cargo bench -p warmline-lab --bench soak"
+	$(SESSION) $(CARGO) bench -p warmline-lab --bench soak
 
 ## fuzz: the SIP parser, then the user agent fed any frames, under libFuzzer
 ## for FUZZ_SECONDS each (default 600); the corpora they grow stay in

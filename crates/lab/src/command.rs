@@ -48,6 +48,10 @@ pub enum LabCommand {
         /// `{"tone_hz": 440}`, `{"wav": "path"}` or `"silence"`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         audio: Option<Audio>,
+        /// A WAV file the expert writes what it hears to at the end of each
+        /// call; `""` stops recording.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        record: Option<std::path::PathBuf>,
     },
     /// Makes Graph fail.
     GraphFault {
@@ -175,8 +179,12 @@ impl Control {
                 status(self.set_presence(&expert, Presence { availability, activity })?)
             }
             LabCommand::ResumeChurn { expert } => status(self.resume_churn(&expert)?),
-            LabCommand::Behaviour { expert, answer, audio } => {
+            LabCommand::Behaviour { expert, answer, audio, record } => {
                 let mut s = self.expert(&expert)?;
+                if let Some(path) = record {
+                    let path = (!path.as_os_str().is_empty()).then_some(path);
+                    s = self.set_recording(&expert, path)?;
+                }
                 if let Some(a) = answer {
                     s = self.set_answer(&expert, a)?;
                 }
@@ -312,7 +320,12 @@ mod tests {
         );
         assert_eq!(
             parse(r#"{"cmd":"behaviour","expert":"Emily Carter","answer":{"after_secs":1.5}}"#).command,
-            LabCommand::Behaviour { expert: "Emily Carter".into(), answer: Some(Answer::AfterSecs(1.5)), audio: None }
+            LabCommand::Behaviour {
+                expert: "Emily Carter".into(),
+                answer: Some(Answer::AfterSecs(1.5)),
+                audio: None,
+                record: None
+            }
         );
         assert_eq!(
             parse(r#"{"cmd":"approve_device","user_code":"ABCDEFGHI"}"#).command,

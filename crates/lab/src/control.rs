@@ -66,6 +66,21 @@ pub enum LabEvent {
         #[serde(skip_serializing_if = "Option::is_none")]
         detail: Option<String>,
     },
+    /// A simulated expert's phone: a call rang, was answered, declined,
+    /// refused as busy, or ended.
+    Expert {
+        /// The expert's user principal name.
+        expert: String,
+        /// The expert's number (the Direct Routing target).
+        number: String,
+        /// The expert's user agent's call number.
+        call: u32,
+        /// `ringing`, `answered`, `declined`, `busy` or `ended`.
+        state: crate::expert::ExpertCallState,
+        /// For `ended`: where the recording went.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
     /// Something on the SIP side: registrations, availability, and calls
     /// queued, routed, re-queued, answered and ended. Printed flat
     /// (`{"event":"queued",...}`).
@@ -120,6 +135,8 @@ pub struct ExpertStatus {
     pub answer: Answer,
     /// What the expert says on a call.
     pub audio: Audio,
+    /// Where the expert records what it hears, if anywhere.
+    pub record: Option<std::path::PathBuf>,
 }
 
 /// A handle on a running lab. Cheap to clone; every clone drives the same lab.
@@ -145,6 +162,11 @@ pub(crate) struct SipControl {
     pub names: std::collections::HashMap<String, String>,
     pub customers: std::sync::Mutex<std::collections::HashMap<String, CustomerHandle>>,
     pub next_customer: std::sync::atomic::AtomicU64,
+    /// The scenario's arrival schedule, and who calls which queue by it:
+    /// each customer's first number, each queue's name, by index.
+    pub arrivals: std::sync::Mutex<crate::arrivals::Arrivals>,
+    pub callers: Vec<String>,
+    pub queue_names: Vec<String>,
 }
 
 /// An agent's SIP credentials in this lab run. The password is generated
@@ -234,15 +256,54 @@ impl Control {
         self.tenant.now()
     }
 
-    /// Moves a manual clock forward and applies the presence changes due by
-    /// then. Fails on the system clock.
+    /// Moves a manual clock forward, applies the presence changes due by
+    /// then and places the scheduled customer calls due by then. Fails on
+    /// the system clock.
     pub fn advance(&self, by: Duration) -> Result<(), Error> {
         let ms = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
         if !self.tenant.clock.advance(ms) {
             return Err(Error::ClockNotManual);
         }
         self.tenant.tick();
+        self.place_arrivals();
         Ok(())
+    }
+
+    /// Places the customer calls the arrival schedule has due by now (lab
+    /// time), each with the default voice (a 440 Hz tone); returns their
+    /// handles. Called on [`Control::advance`], and by the lab's own timer
+    /// on the system clock.
+    pub fn place_arrivals(&self) -> Vec<CustomerHandle> {
+        let now = self.tenant.now();
+        let due = match self.sip.arrivals.lock() {
+            Ok(mut a) => a.poll(now),
+            Err(_) => return Vec::new(),
+        };
+        let mut placed = Vec::new();
+        for arrival in due {
+            let (Some(from), Some(queue)) =
+                (self.sip.callers.get(arrival.customer), self.sip.queue_names.get(arrival.queue))
+            else {
+                continue;
+            };
+            let call = CustomerCall {
+                from: from.clone(),
+                name: None,
+                queue: queue.clone(),
+                audio: Audio::ToneHz(440.0),
+                record: None,
+            };
+            match self.place_call(call) {
+                Ok(h) => placed.push(h),
+                Err(e) => tracing::warn!(target: "warmline_lab", error = %e, "a scheduled call could not be placed"),
+            }
+        }
+        placed
+    }
+
+    /// When the arrival schedule next places a call (lab time, Unix ms).
+    pub fn next_arrival_ms(&self) -> Option<u64> {
+        self.sip.arrivals.lock().ok().and_then(|a| a.next_due())
     }
 
     fn status(&self, s: &TenantState, i: usize) -> Option<ExpertStatus> {
@@ -262,6 +323,7 @@ impl Control {
             churn: facts.churn,
             answer: behaviour.answer,
             audio: behaviour.audio.clone(),
+            record: behaviour.record.clone(),
         })
     }
 
@@ -339,6 +401,22 @@ impl Control {
             s.behaviour[i].answer = answer;
             None
         })
+    }
+
+    /// Where the expert writes what it hears on its next calls (a WAV
+    /// file, written when each call ends), or nowhere.
+    pub fn set_recording(&self, who: &str, record: Option<std::path::PathBuf>) -> Result<ExpertStatus, Error> {
+        self.with_expert(who, |s, i| {
+            s.behaviour[i].record = record;
+            None
+        })
+    }
+
+    /// The expert's behaviour now, by UPN.
+    pub(crate) fn behaviour(&self, upn: &str) -> Option<crate::tenant::Behaviour> {
+        let s = self.tenant.lock();
+        let i = s.directory.find_expert(upn)?;
+        s.behaviour.get(i).cloned()
     }
 
     /// What the expert sends as audio on calls.

@@ -103,14 +103,14 @@ pub(crate) fn place(
     Ok(handle)
 }
 
-fn seed_of(id: &str) -> u64 {
+pub(crate) fn seed_of(id: &str) -> u64 {
     let mut seed = [0u8; 8];
     let _ = getrandom::fill(&mut seed);
     u64::from_le_bytes(seed) ^ id.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)))
 }
 
 /// Frames of the customer's voice, paced by the caller.
-fn voice(audio: &Audio, base_dir: Option<&PathBuf>) -> Result<Box<dyn FnMut() -> Vec<i16> + Send>, String> {
+pub(crate) fn voice(audio: &Audio, base_dir: Option<&PathBuf>) -> Result<Box<dyn FnMut() -> Vec<i16> + Send>, String> {
     Ok(match audio {
         Audio::Silence => Box::new(|| vec![0; FRAME]),
         Audio::ToneHz(hz) => {
@@ -139,6 +139,22 @@ fn voice(audio: &Audio, base_dir: Option<&PathBuf>) -> Result<Box<dyn FnMut() ->
     })
 }
 
+/// A fresh media session answering `offer`, or offering when there is none.
+async fn renegotiate(offer: Option<&[u8]>) -> Option<(MediaSession, warmline_media::session::AudioPort, String)> {
+    let (session, port) = MediaSession::new(MediaConfig::loopback()).await.ok()?;
+    let sdp = match offer {
+        Some(o) => session.accept_offer(&String::from_utf8_lossy(o)).await,
+        None => session.create_offer().await,
+    };
+    match sdp {
+        Ok(sdp) => Some((session, port, sdp)),
+        Err(_) => {
+            let _ = session.close().await;
+            None
+        }
+    }
+}
+
 /// The customer's life: register on the trunk, dial, bridge media, end.
 /// Returns how it ended, for the `ended` event.
 async fn run(
@@ -154,7 +170,7 @@ async fn run(
         Ok(v) => v,
         Err(e) => return format!("no voice: {e}"),
     };
-    let (session, mut port) = match MediaSession::new(MediaConfig::loopback()).await {
+    let (mut session, mut port) = match MediaSession::new(MediaConfig::loopback()).await {
         Ok(s) => s,
         Err(e) => return format!("media: {e}"),
     };
@@ -192,6 +208,34 @@ async fn run(
                 Output::Event(Event::AnswerReceived { sdp, .. }) => {
                     if let Err(e) = session.accept_answer(&String::from_utf8_lossy(&sdp)).await {
                         ended = Some(format!("media answer: {e}"));
+                    }
+                }
+                // A transfer through the B2BUA: the far end is someone new,
+                // so the media starts over in a fresh session.
+                Output::Event(Event::OfferReceived { call: c, sdp }) if talking => {
+                    match renegotiate(Some(&sdp)).await {
+                        Some((s, p, answer))
+                            if ua.accept_answer(Instant::now(), c, answer.clone().into_bytes()).is_ok() =>
+                        {
+                            let old = std::mem::replace(&mut session, s);
+                            port = p;
+                            let _ = old.close().await;
+                        }
+                        Some((s, _, _)) => {
+                            let _ = s.close().await;
+                        }
+                        None => {
+                            let _ = ua.reject_offer(Instant::now(), c, 488);
+                        }
+                    }
+                }
+                Output::Event(Event::OfferNeeded { call: c }) if talking => {
+                    if let Some((s, p, offer)) = renegotiate(None).await
+                        && ua.provide_offer(Instant::now(), c, offer.into_bytes()).is_ok()
+                    {
+                        let old = std::mem::replace(&mut session, s);
+                        port = p;
+                        let _ = old.close().await;
                     }
                 }
                 Output::Event(Event::Connected { .. }) if !talking => {

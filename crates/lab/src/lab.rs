@@ -13,6 +13,7 @@ use crate::LabEvent;
 use crate::control::{Control, SipAccount, SipControl};
 use crate::crm::db::CrmDb;
 use crate::crm::{Crm, CrmListener};
+use crate::expert::ExpertLine;
 use crate::scenario::{ConsentMode, Scenario};
 use crate::sip::server::SipServer;
 use crate::sip::{AgentAccount, CoreConfig};
@@ -143,6 +144,7 @@ impl Lab {
                 queues: a.queues.clone(),
             })
             .collect();
+        sip_config.experts = scenario.experts.iter().filter_map(|e| e.phone.clone()).collect();
         let sip_events = tenant.clone();
         let sip = SipServer::start(sip_config, move |e| sip_events.emit(LabEvent::Sip(e))).await?;
 
@@ -174,8 +176,20 @@ impl Lab {
             names,
             customers: Default::default(),
             next_customer: Default::default(),
+            arrivals: std::sync::Mutex::new(crate::arrivals::Arrivals::for_scenario(&scenario, now)),
+            callers: scenario.customers.iter().map(|c| c.phones.first().cloned().unwrap_or_default()).collect(),
+            queue_names: scenario.queues.iter().map(|q| q.name.clone()).collect(),
         };
         let control = Control { tenant, crm, experts, sip: Arc::new(sip_control) };
+        if !clock.is_manual() && scenario.arrivals.per_hour > 0.0 {
+            tasks.push(tokio::spawn(arrival_loop(control.clone())));
+        }
+        for e in &scenario.experts {
+            if let Some(number) = &e.phone {
+                let line = ExpertLine { upn: e.upn.clone(), number: number.clone(), name: e.name.clone() };
+                tasks.push(crate::expert::start(&sip.attacher(), &scenario.tenant.domain, line, control.clone()));
+            }
+        }
         Ok(Lab { endpoints, control, crm_token, scenario: Arc::new(scenario), tasks, sip, _temp: temp })
     }
 
@@ -282,6 +296,17 @@ impl Drop for Lab {
         for task in &self.tasks {
             task.abort();
         }
+    }
+}
+
+/// Places scheduled customer calls on the system clock: sleeps until the
+/// next is due, places it, repeats.
+async fn arrival_loop(control: Control) {
+    loop {
+        let Some(next) = control.next_arrival_ms() else { return };
+        let wait = next.saturating_sub(control.now_ms());
+        tokio::time::sleep(Duration::from_millis(wait.max(10))).await;
+        control.place_arrivals();
     }
 }
 

@@ -8,10 +8,11 @@
 //! both the newcomer's first back end and the end-to-end test harness.
 //!
 //! Built so far: the Entra, Graph and CRM stand-ins, the scenario,
-//! presence churn and the arrival schedule, and the SIP side ([`sip`]): a
-//! WebSocket registrar, availability by PUBLISH, the ACD as a B2BUA, and
-//! simulated customers with WebRTC audio ([`customer`]). Transfers through
-//! the B2BUA and simulated experts are not built yet.
+//! presence churn and the arrival schedule (which places customer calls),
+//! and the SIP side ([`sip`]): a WebSocket registrar, availability by
+//! PUBLISH, the ACD as a B2BUA with blind and attended transfers acted on
+//! as Direct Routing requires, simulated customers ([`customer`]) and
+//! Teams experts ([`expert`]) with WebRTC audio.
 //!
 //! # Running it
 //!
@@ -69,6 +70,7 @@ mod crm;
 pub mod customer;
 mod directory;
 mod entra;
+pub mod expert;
 pub mod faults;
 mod graph;
 mod ids;
@@ -168,8 +170,8 @@ pub struct Endpoints {
     pub crm_base: String,
 }
 
-/// The standalone lab for `warmline-cli lab`: not wired up yet (experts and
-/// transfers are missing), so this returns [`Error::NotAvailable`]. Use
+/// The standalone lab for `warmline-cli lab`: not wired up yet (the CLI
+/// does not start it), so this returns [`Error::NotAvailable`]. Use
 /// [`Lab::start`], which runs the stand-ins and the SIP front end.
 pub fn start() -> Result<Endpoints, Error> {
     Err(Error::NotAvailable)

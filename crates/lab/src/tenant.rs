@@ -22,6 +22,8 @@ use crate::scenario::{Answer, Audio, ConsentMode, EntraSettings, Scenario, Tenan
 pub(crate) struct Behaviour {
     pub answer: Answer,
     pub audio: Audio,
+    /// Where the expert writes what it hears on its next calls.
+    pub record: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug)]
@@ -69,8 +71,11 @@ impl Shared {
         let directory = Directory::from_scenario(scenario);
         let initial: Vec<(Presence, bool)> = scenario.experts.iter().map(|e| (e.presence, e.churn)).collect();
         let churn = Churn::new(scenario.seed, &scenario.presence_churn, &initial, clock.now_ms());
-        let behaviour =
-            scenario.experts.iter().map(|e| Behaviour { answer: e.answer, audio: e.audio.clone() }).collect();
+        let behaviour = scenario
+            .experts
+            .iter()
+            .map(|e| Behaviour { answer: e.answer, audio: e.audio.clone(), record: None })
+            .collect();
         let state = TenantState {
             tenant: scenario.tenant.clone(),
             entra: scenario.entra.clone(),

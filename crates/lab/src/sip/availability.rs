@@ -47,7 +47,21 @@ impl Core {
             Contact::Wildcard => None,
         });
         if trunk {
-            // The lab's own customers: trusted, never routed to.
+            // The lab's own customers and experts: trusted. Customers are
+            // never routed to; an expert's number is (Direct Routing).
+            if self.config.experts.contains(&user)
+                && let Some(c) = &contact
+            {
+                let asked = request.headers.expires().ok().flatten();
+                let asked = c.params.get("expires").flatten().and_then(|v| v.parse::<u32>().ok()).or(asked);
+                if asked == Some(0) {
+                    self.expert_bindings.remove(&user);
+                } else {
+                    let binding =
+                        Binding { conn, contact: c.uri.to_string(), expires_at: now + Duration::from_secs(3600) };
+                    self.expert_bindings.insert(user.clone(), binding);
+                }
+            }
             let value = contact.map(|c| format!("<{}>;expires={}", c.uri, Registrar::grant(None))).unwrap_or_default();
             let extra: Vec<_> = if value.is_empty() { Vec::new() } else { vec![(HeaderName::Contact, value)] };
             if let Some(c) = contacts.first().and_then(|c| match c {

@@ -42,6 +42,12 @@ pub(crate) struct Call {
     /// Agents skipped for this call until the time given.
     pub excluded: Vec<(String, Instant)>,
     pub queued_at: Instant,
+    /// Set for a call to an expert's number (Direct Routing), not a queue:
+    /// the number. Such a call rings until the caller gives up and its
+    /// failures go back to the caller.
+    pub direct: Option<String>,
+    /// A transfer the agent asked for, in progress.
+    pub transfer: Option<super::transfer::Transfer>,
 }
 
 impl Call {
@@ -54,11 +60,14 @@ impl Call {
     }
 
     pub fn next_deadline(&self) -> Option<Instant> {
-        match &self.state {
+        let transfer = self.transfer.as_ref().and_then(Core::transfer_deadline);
+        let own = match &self.state {
+            State::Offering { .. } if self.direct.is_some() => None,
             State::Offering { deadline, .. } => Some(*deadline),
             State::Queued => self.excluded.iter().map(|(_, t)| *t).min(),
             State::Connected { .. } => None,
-        }
+        };
+        [own, transfer].into_iter().flatten().min()
     }
 
     fn agent(&self) -> Option<&str> {
@@ -104,6 +113,8 @@ impl Core {
             state: State::Queued,
             excluded: Vec::new(),
             queued_at: now,
+            direct: None,
+            transfer: None,
         };
         self.calls.insert(id, call);
         self.legs.insert(call_id, id);
@@ -115,7 +126,7 @@ impl Core {
     }
 
     /// Answers the customer's INVITE through its server transaction.
-    fn respond_customer(
+    pub(super) fn respond_customer(
         &mut self,
         now: Instant,
         key: &str,
@@ -218,6 +229,11 @@ impl Core {
         let Some(client) = self.clients.get_mut(key) else { return };
         let status = response.status;
         if status < 200 {
+            if let Purpose::Offer { call } = client.purpose
+                && status > 100
+            {
+                self.direct_progress(now, call, status);
+            }
             return;
         }
         let request = client.tx.request().clone();
@@ -225,10 +241,15 @@ impl Core {
         let purpose = std::mem::replace(&mut client.purpose, Purpose::Plain);
         match purpose {
             Purpose::Offer { call } if status < 300 => self.agent_answered(now, call, conn, &request, &response),
+            Purpose::Offer { call } if self.calls.get(&call).is_some_and(|c| c.direct.is_some()) => {
+                self.direct_failed(now, call, status)
+            }
             Purpose::Offer { call } => {
                 let reason = if status == 408 { "no_answer".to_owned() } else { format!("rejected_{status}") };
                 self.requeue(now, call, &reason);
             }
+            Purpose::TransferExpert { call } => self.expert_offered(now, call, conn, &request, &response),
+            Purpose::TransferCustomer { call } => self.customer_reoffered(now, call, &request, &response),
             Purpose::Relay { call, from_conn, incoming, server_key } => {
                 self.relayed(now, call, conn, &request, &response, from_conn, &incoming, server_key)
             }
@@ -244,14 +265,23 @@ impl Core {
         }
     }
 
-    fn ack(&mut self, conn: ConnId, dialog: &Dialog, seq: u32) {
+    pub(super) fn ack(&mut self, conn: ConnId, dialog: &Dialog, seq: u32) {
+        self.ack_with(conn, dialog, seq, None);
+    }
+
+    /// An ACK, carrying the SDP answer when the 2xx carried an offer.
+    pub(super) fn ack_with(&mut self, conn: ConnId, dialog: &Dialog, seq: u32, body: Option<(&str, &[u8])>) {
         let mut ack = dialog.ack(seq);
         let (via, _) = self.our_via();
         ack.headers.push_front(HeaderName::Via, via);
+        if let Some((ct, b)) = body {
+            ack.headers.push(HeaderName::ContentType, ct.to_owned());
+            ack.body = b.to_vec();
+        }
         self.send(conn, ack.to_bytes());
     }
 
-    fn bye(&mut self, now: Instant, conn: ConnId, dialog: &mut Dialog) {
+    pub(super) fn bye(&mut self, now: Instant, conn: ConnId, dialog: &mut Dialog) {
         let mut bye = dialog.new_request(Method::Bye);
         let (via, branch) = self.our_via();
         bye.headers.push_front(HeaderName::Via, via);
@@ -273,9 +303,12 @@ impl Core {
         let (key, invite, tag) = (call.server_key.clone(), call.invite.clone(), call.local_tag.clone());
         let waited_ms = u64::try_from(now.duration_since(call.queued_at).as_millis()).unwrap_or(u64::MAX);
         let name = call.name();
+        let direct = call.direct.is_some();
         let ct = response.headers.get(&HeaderName::ContentType).unwrap_or("application/sdp").to_owned();
         self.respond_customer(now, &key, &invite, 200, Some(&tag), Some((&ct, &response.body)));
-        self.emit(SipEvent::Answered { call: name, agent: ext, waited_ms });
+        if !direct {
+            self.emit(SipEvent::Answered { call: name, agent: ext, waited_ms });
+        }
     }
 
     fn requeue(&mut self, now: Instant, id: u64, reason: &str) {
@@ -291,7 +324,7 @@ impl Core {
 
     /// Takes an offer back (ring timeout, caller gone): CANCEL, and a late
     /// 2xx is ended.
-    fn withdraw(&mut self, now: Instant, id: u64) {
+    pub(super) fn withdraw(&mut self, now: Instant, id: u64) {
         let Some(call) = self.calls.get(&id) else { return };
         let State::Offering { branch, conn, .. } = &call.state else { return };
         let (branch, conn) = (branch.clone(), *conn);
@@ -305,6 +338,7 @@ impl Core {
         let due: Vec<u64> = self
             .calls
             .iter()
+            .filter(|(_, c)| c.direct.is_none())
             .filter(|(_, c)| matches!(c.state, State::Offering { deadline, .. } if deadline <= now))
             .map(|(id, _)| *id)
             .collect();
@@ -312,6 +346,7 @@ impl Core {
             self.withdraw(now, id);
             self.requeue(now, id, "no_answer");
         }
+        self.transfer_timeouts(now);
     }
 
     pub(super) fn cancel(&mut self, now: Instant, conn: ConnId, cancel: &Request, branch: &str) {
@@ -327,7 +362,7 @@ impl Core {
         self.end(now, id, "abandoned");
     }
 
-    fn end(&mut self, now: Instant, id: u64, reason: &str) {
+    pub(super) fn end(&mut self, now: Instant, id: u64, reason: &str) {
         let Some(call) = self.calls.remove(&id) else { return };
         self.legs.retain(|_, c| *c != id);
         if let State::Connected { ext, .. } = &call.state
@@ -335,7 +370,12 @@ impl Core {
         {
             agent.idle_since = Some(now);
         }
-        self.emit(SipEvent::Ended { call: call.name(), reason: reason.to_owned() });
+        if let Some(t) = &call.transfer {
+            self.abandon_transfer(now, t);
+        }
+        if call.direct.is_none() {
+            self.emit(SipEvent::Ended { call: call.name(), reason: reason.to_owned() });
+        }
         self.route(now);
     }
 
@@ -377,15 +417,16 @@ impl Core {
                 }
                 self.end(now, id, if from_customer { "caller_hangup" } else { "agent_hangup" });
             }
-            // Transfers through the B2BUA are not built: refuse rather than
-            // relay a REFER the other side would act on.
+            // The B2BUA acts on a transfer itself, as an SBC in front of
+            // Direct Routing must; it never relays a REFER.
+            Method::Refer if !from_customer => self.refer(now, conn, id, request),
             Method::Refer => self.reply(conn, &request, 501, &[]),
             _ => self.relay(now, conn, id, from_customer, request),
         }
     }
 
     /// The other leg's connection and a copy of its dialog.
-    fn other_leg(&self, id: u64, from_customer: bool) -> Option<(ConnId, Dialog)> {
+    pub(super) fn other_leg(&self, id: u64, from_customer: bool) -> Option<(ConnId, Dialog)> {
         let call = self.calls.get(&id)?;
         if from_customer {
             match &call.state {
@@ -398,7 +439,7 @@ impl Core {
     }
 
     /// Stores a dialog back after building a request in it (its CSeq moved).
-    fn put_back(&mut self, id: u64, customer: bool, dialog: Dialog) {
+    pub(super) fn put_back(&mut self, id: u64, customer: bool, dialog: Dialog) {
         let Some(call) = self.calls.get_mut(&id) else { return };
         if customer {
             call.customer_dialog = Some(dialog);
@@ -499,6 +540,8 @@ impl Core {
                     self.bye(now, c, &mut d);
                 }
                 self.end(now, id, "caller_gone");
+            } else if agent && offering && call.direct.is_some() {
+                self.direct_failed(now, id, 480);
             } else if agent && offering {
                 self.requeue(now, id, "agent_lost");
             } else if agent {

@@ -38,18 +38,31 @@
 //!   X-Queue, X-Case-Id and User-to-User. No answer within
 //!   [`CoreConfig::ring_timeout`], or a rejection, re-queues the call. SDP
 //!   passes through unchanged, so media flows end to end.
+//! * **Direct Routing**: an INVITE to an expert's number
+//!   (`sip:<phone>@<domain>`, [`CoreConfig::experts`]) is a B2BUA call to
+//!   the simulated Teams user registered on a trunk connection; one with
+//!   Replaces is refused ([`REPLACES_REFUSED`]), as Direct Routing does.
+//! * **Transfers**: the B2BUA acts on the agent's REFER itself (blind, or
+//!   attended with Replaces naming a consultation call through the lab),
+//!   with NOTIFY sipfrag progress; see `transfer.rs`.
 //! * **Proxy**: any other request between registered clients is forwarded
 //!   by AOR with Via and Record-Route, as Kamailio does for WebSocket
 //!   clients (`tests/interop/kamailio/kamailio.cfg`).
 
 mod availability;
 mod b2bua;
+mod direct_routing;
 mod proxy;
 mod registrar;
 #[cfg(test)]
 mod tests;
+mod transfer;
+#[cfg(test)]
+mod transfer_tests;
 
 pub mod server;
+
+pub use direct_routing::REPLACES_REFUSED;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -110,6 +123,10 @@ pub struct CoreConfig {
     pub answer_after: Option<u32>,
     /// Seeds tags, Call-IDs, branches, nonces and case ids.
     pub seed: u64,
+    /// The experts' Direct Routing numbers (E.164): the lab's simulated
+    /// Teams users register these from trunk connections, and an INVITE to
+    /// `sip:<number>@<domain>` reaches them through the B2BUA.
+    pub experts: Vec<String>,
 }
 
 impl CoreConfig {
@@ -123,6 +140,7 @@ impl CoreConfig {
             retry_after: Duration::from_secs(10),
             answer_after: None,
             seed: 1,
+            experts: Vec::new(),
         }
     }
 }
@@ -236,6 +254,28 @@ pub enum SipEvent {
         /// `caller_hangup`, `agent_hangup`, `abandoned`, `agent_lost`.
         reason: String,
     },
+    /// The agent's transfer succeeded: the caller now talks to the expert.
+    Transferred {
+        /// The call.
+        call: String,
+        /// The agent who transferred it.
+        agent: String,
+        /// The expert's number.
+        to: String,
+        /// `blind` or `attended`.
+        kind: String,
+    },
+    /// The agent's transfer failed; the caller stays with the agent.
+    TransferFailed {
+        /// The call.
+        call: String,
+        /// The agent who asked for it.
+        agent: String,
+        /// The Refer-To target's user part.
+        to: String,
+        /// The final status reported in the NOTIFY (603, 486, 404 ...).
+        status: u16,
+    },
 }
 
 /// What a client transaction of ours is for.
@@ -245,6 +285,11 @@ enum Purpose {
     Offer { call: u64 },
     /// A request relayed from the other leg; answer `incoming` with its result.
     Relay { call: u64, from_conn: ConnId, incoming: Box<Request>, server_key: Option<String> },
+    /// A transfer's INVITE (blind) or re-INVITE (attended) asking the
+    /// expert for an offer.
+    TransferExpert { call: u64 },
+    /// A transfer's re-INVITE carrying the expert's offer to the customer.
+    TransferCustomer { call: u64 },
     /// An offer the call no longer wants: ACK and BYE a late 2xx.
     Orphan,
     /// Nothing to do with the response (BYE, CANCEL).
@@ -283,6 +328,11 @@ pub struct Core {
     calls: BTreeMap<u64, Call>,
     /// Call-ID of either leg to the lab's call.
     legs: HashMap<String, u64>,
+    /// Experts' numbers to their binding (trunk connections).
+    expert_bindings: HashMap<String, registrar::Binding>,
+    /// Agent legs a transfer took the caller away from, by Call-ID: kept
+    /// only to answer the agent's BYE (RFC 5589).
+    released: HashMap<String, ConnId>,
     clients: HashMap<String, Client>,
     servers: HashMap<String, Server>,
     outputs: VecDeque<Output>,
@@ -305,6 +355,8 @@ impl Core {
             agents,
             calls: BTreeMap::new(),
             legs: HashMap::new(),
+            expert_bindings: HashMap::new(),
+            released: HashMap::new(),
             clients: HashMap::new(),
             servers: HashMap::new(),
             outputs: VecDeque::new(),
@@ -381,6 +433,11 @@ impl Core {
     /// Whether an extension's published state says it takes calls.
     pub fn is_available(&self, extension: &str) -> bool {
         self.agents.get(extension).is_some_and(|a| a.available)
+    }
+
+    /// Whether a simulated expert has registered its number.
+    pub fn is_expert_registered(&self, number: &str) -> bool {
+        self.expert_bindings.contains_key(number)
     }
 
     /// Calls waiting in `queue`, oldest first (the lab's call ids).
@@ -521,12 +578,21 @@ impl Core {
             _ => {}
         }
         let call_id = request.headers.call_id().unwrap_or_default().to_owned();
+        if self.released.contains_key(&call_id) {
+            return self.released_leg(conn, &call_id, &request);
+        }
         if let Some(&call) = self.legs.get(&call_id) {
             return self.in_dialog(now, conn, call, request);
         }
         let initial = request.headers.to().is_ok_and(|t| t.tag().is_none());
         if initial && request.method == Method::Invite && self.queue_of(&request).is_some() {
             return self.incoming_call(now, conn, request);
+        }
+        if initial
+            && request.method == Method::Invite
+            && let Some(number) = self.expert_of(&request)
+        {
+            return self.expert_call(now, conn, request, number);
         }
         if self.conns.get(&conn).is_some_and(|c| c.trunk) {
             return self.reply(conn, &request, 403, &[]);
@@ -568,6 +634,8 @@ impl Core {
     fn closed(&mut self, now: Instant, conn: ConnId) {
         self.conns.remove(&conn);
         self.hosts.retain(|_, c| *c != conn);
+        self.expert_bindings.retain(|_, b| b.conn != conn);
+        self.released.retain(|_, c| *c != conn);
         for ext in self.registrar.drop_conn(conn) {
             self.lost_binding(now, &ext);
         }

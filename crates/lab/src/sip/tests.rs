@@ -11,29 +11,41 @@ use warmline_sip::{Engine, Flow, HeaderName, Input as UaInput, Message, Output a
 use warmline_sip::{UserAgent, parse};
 
 use super::*;
+use crate::expert::{ExpertPhone, PhoneEvent};
+use crate::scenario::Answer;
 
 const DOMAIN: &str = "example.com";
 
-struct Node {
-    ua: UserAgent,
-    conn: ConnId,
-    events: Vec<Event>,
-    seen: usize,
+pub(super) struct Node {
+    pub ua: UserAgent,
+    pub conn: ConnId,
+    pub events: Vec<Event>,
+    pub seen: usize,
     /// Frames the core sent this node.
-    heard: Vec<Vec<u8>>,
-    up: bool,
+    pub heard: Vec<Vec<u8>>,
+    pub up: bool,
+    /// A simulated expert's answering logic, and how it answers.
+    pub phone: Option<(ExpertPhone, Answer)>,
+    /// What the phone reported.
+    pub phone_events: Vec<PhoneEvent>,
+    /// Answers re-offers (and offers when asked) at once, as the lab's
+    /// customers do with a fresh media session.
+    pub renegotiates: bool,
 }
 
-struct Sim {
-    now: Instant,
-    core: Core,
-    nodes: Vec<Node>,
-    events: Vec<SipEvent>,
+pub(super) struct Sim {
+    pub now: Instant,
+    pub core: Core,
+    pub nodes: Vec<Node>,
+    pub events: Vec<SipEvent>,
     wire: VecDeque<(Option<usize>, ConnId, Vec<u8>)>,
     publishes: u32,
 }
 
-fn offer(owner: &str) -> Vec<u8> {
+/// The expert's Direct Routing number in these tests.
+pub(super) const EXPERT: &str = "+442079460101";
+
+pub(super) fn offer(owner: &str) -> Vec<u8> {
     format!("v=0\r\no={owner} 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=sendrecv\r\n")
         .into_bytes()
 }
@@ -47,10 +59,11 @@ fn config() -> CoreConfig {
         AgentAccount::new("1003", "pw-1003", ["tech"]),
     ];
     c.seed = 7;
+    c.experts = vec![EXPERT.into(), "+442079460102".into()];
     c
 }
 
-fn ua_config(user: &str, password: &str, seed: u64) -> Config {
+pub(super) fn ua_config(user: &str, password: &str, seed: u64) -> Config {
     let mut c = Config::new(
         format!("sip:{user}@{DOMAIN}").parse().expect("aor"),
         user,
@@ -63,7 +76,7 @@ fn ua_config(user: &str, password: &str, seed: u64) -> Config {
 }
 
 impl Sim {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self {
             now: Instant::now(),
             core: Core::new(config()),
@@ -75,7 +88,7 @@ impl Sim {
     }
 
     /// Connects a user agent; returns its index.
-    fn connect(&mut self, config: Config, trunk: bool) -> usize {
+    pub(super) fn connect(&mut self, config: Config, trunk: bool) -> usize {
         let i = self.nodes.len();
         let conn = ConnId(100 + i as u64);
         self.core.handle_input(self.now, Input::Connected { conn, trunk });
@@ -87,18 +100,40 @@ impl Sim {
             server_index: 0,
         };
         ua.handle_input(self.now, UaInput::Connected(flow));
-        self.nodes.push(Node { ua, conn, events: Vec::new(), seen: 0, heard: Vec::new(), up: true });
+        self.nodes.push(Node {
+            ua,
+            conn,
+            events: Vec::new(),
+            seen: 0,
+            heard: Vec::new(),
+            up: true,
+            phone: None,
+            phone_events: Vec::new(),
+            renegotiates: trunk,
+        });
         self.pump();
         i
     }
 
-    fn agent(&mut self, ext: &str) -> usize {
+    pub(super) fn agent(&mut self, ext: &str) -> usize {
         let i = self.connect(ua_config(ext, &format!("pw-{ext}"), 10 + self.nodes.len() as u64), false);
         self.wait(i, "Registered", |e| matches!(e, Event::Registered { .. }));
         i
     }
 
-    fn customer(&mut self, number: &str) -> usize {
+    /// A simulated expert registered from a trunk connection.
+    pub(super) fn expert(&mut self, number: &str, answer: Answer) -> usize {
+        let mut c = ua_config(number, "", 90 + self.nodes.len() as u64);
+        c.display_name = Some("Priya Natarajan".into());
+        let i = self.connect(c, true);
+        self.nodes[i].phone = Some((ExpertPhone::new(), answer));
+        self.nodes[i].renegotiates = false;
+        self.wait(i, "Registered", |e| matches!(e, Event::Registered { .. }));
+        assert!(self.core.is_expert_registered(number));
+        i
+    }
+
+    pub(super) fn customer(&mut self, number: &str) -> usize {
         let mut c = ua_config(number, "unused", 50 + self.nodes.len() as u64);
         c.display_name = Some("Ada Lovelace".into());
         let i = self.connect(c, true);
@@ -116,7 +151,10 @@ impl Sim {
                         UaOutput::Transmit(bytes) if self.nodes[i].up => {
                             self.wire.push_back((None, self.nodes[i].conn, bytes))
                         }
-                        UaOutput::Event(e) => self.nodes[i].events.push(e),
+                        UaOutput::Event(e) => {
+                            self.react(i, &e);
+                            self.nodes[i].events.push(e);
+                        }
                         _ => {}
                     }
                 }
@@ -147,11 +185,47 @@ impl Sim {
         }
     }
 
-    fn step(&mut self, end: Instant) -> bool {
+    /// What the lab's expert and customer tasks do with their user
+    /// agents' events, with stand-in SDP.
+    fn react(&mut self, i: usize, e: &Event) {
+        let now = self.now;
+        let node = &mut self.nodes[i];
+        if let Some((phone, answer)) = node.phone.as_mut() {
+            for action in phone.on_event(now, &mut node.ua, *answer, e) {
+                match &action {
+                    PhoneEvent::PrepareMedia { call, offer: o } => {
+                        let sdp = if o.is_some() { offer("expert-answer") } else { offer("expert-offer") };
+                        phone.media_ready(now, &mut node.ua, *call, sdp);
+                    }
+                    PhoneEvent::Renegotiate { call, offer: Some(_) } => {
+                        node.ua.accept_answer(now, *call, offer("expert-answer-2")).expect("accept");
+                    }
+                    PhoneEvent::Renegotiate { call, offer: None } => {
+                        node.ua.provide_offer(now, *call, offer("expert-offer-2")).expect("offer");
+                    }
+                    _ => {}
+                }
+                node.phone_events.push(action);
+            }
+        } else if node.renegotiates {
+            match e {
+                Event::OfferReceived { call, .. } => {
+                    node.ua.accept_answer(now, *call, offer("customer-answer-2")).expect("accept");
+                }
+                Event::OfferNeeded { call } => {
+                    node.ua.provide_offer(now, *call, offer("customer-offer-2")).expect("offer");
+                }
+                _ => {}
+            }
+        }
+    }
+
+    pub(super) fn step(&mut self, end: Instant) -> bool {
         self.pump();
         let core = self.core.poll_timeout();
         let uas = self.nodes.iter().filter(|n| n.up).filter_map(|n| n.ua.poll_timeout()).min();
-        let Some(next) = [core, uas].into_iter().flatten().min().filter(|t| *t <= end) else { return false };
+        let phones = self.nodes.iter().filter_map(|n| n.phone.as_ref().and_then(|(p, _)| p.poll_timeout())).min();
+        let Some(next) = [core, uas, phones].into_iter().flatten().min().filter(|t| *t <= end) else { return false };
         self.now = self.now.max(next);
         let now = self.now;
         if self.core.poll_timeout().is_some_and(|t| t <= now) {
@@ -161,18 +235,23 @@ impl Sim {
             if n.up && n.ua.poll_timeout().is_some_and(|t| t <= now) {
                 n.ua.handle_timeout(now);
             }
+            if let Some((phone, _)) = n.phone.as_mut()
+                && phone.poll_timeout().is_some_and(|t| t <= now)
+            {
+                phone.handle_timeout(now, &mut n.ua);
+            }
         }
         self.pump();
         true
     }
 
-    fn run_for(&mut self, d: Duration) {
+    pub(super) fn run_for(&mut self, d: Duration) {
         let end = self.now + d;
         while self.step(end) {}
         self.now = end;
     }
 
-    fn wait(&mut self, i: usize, what: &str, pred: impl Fn(&Event) -> bool) -> Event {
+    pub(super) fn wait(&mut self, i: usize, what: &str, pred: impl Fn(&Event) -> bool) -> Event {
         let end = self.now + Duration::from_secs(120);
         loop {
             self.pump();
@@ -190,7 +269,7 @@ impl Sim {
         }
     }
 
-    fn wait_core(&mut self, what: &str, pred: impl Fn(&SipEvent) -> bool) -> SipEvent {
+    pub(super) fn wait_core(&mut self, what: &str, pred: impl Fn(&SipEvent) -> bool) -> SipEvent {
         let end = self.now + Duration::from_secs(120);
         loop {
             self.pump();
@@ -202,7 +281,7 @@ impl Sim {
     }
 
     /// Sends a PUBLISH on node `i`'s connection; returns the response.
-    fn publish(&mut self, i: usize, doc: Option<&Pidf>, expires: u32, if_match: Option<&str>) -> Response {
+    pub(super) fn publish(&mut self, i: usize, doc: Option<&Pidf>, expires: u32, if_match: Option<&str>) -> Response {
         let ext = self.nodes[i].ua.config().auth_user.clone();
         self.publish_as(i, &ext, doc, expires, if_match)
     }
@@ -241,14 +320,14 @@ impl Sim {
             .expect("a response to the PUBLISH")
     }
 
-    fn available(&mut self, i: usize) -> String {
+    pub(super) fn available(&mut self, i: usize) -> String {
         let ext = self.nodes[i].ua.config().auth_user.clone();
         let r = self.publish(i, Some(&Pidf::open(format!("sip:{ext}@{DOMAIN}"))), 3600, None);
         assert_eq!(r.status, 200);
         r.headers.get(&HeaderName::Other("SIP-ETag".into())).expect("SIP-ETag").to_owned()
     }
 
-    fn dial(&mut self, i: usize, queue: &str) -> CallId {
+    pub(super) fn dial(&mut self, i: usize, queue: &str) -> CallId {
         let now = self.now;
         let call = self.nodes[i].ua.dial(now, format!("sip:{queue}@{DOMAIN}").parse().expect("uri"), offer("customer"));
         self.pump();
@@ -256,7 +335,7 @@ impl Sim {
     }
 
     /// Waits for an incoming call at node `i`; returns it and the INVITE.
-    fn incoming(&mut self, i: usize) -> (CallId, Request) {
+    pub(super) fn incoming(&mut self, i: usize) -> (CallId, Request) {
         let Event::IncomingCall { call, .. } =
             self.wait(i, "IncomingCall", |e| matches!(e, Event::IncomingCall { .. }))
         else {
@@ -275,13 +354,13 @@ impl Sim {
         (call, invite)
     }
 
-    fn answer(&mut self, i: usize, call: CallId) {
+    pub(super) fn answer(&mut self, i: usize, call: CallId) {
         let now = self.now;
         self.nodes[i].ua.answer(now, call, offer("agent")).expect("answer");
         self.pump();
     }
 
-    fn offers_to(&self, ext: &str) -> usize {
+    pub(super) fn offers_to(&self, ext: &str) -> usize {
         self.events.iter().filter(|e| matches!(e, SipEvent::Routed { agent, .. } if agent == ext)).count()
     }
 }

@@ -4,6 +4,7 @@
 //! front end over WebSocket (registrar, PUBLISH, the ACD) with test agents
 //! built from the SIP and media crates.
 
+mod arrivals;
 mod commands;
 mod crm;
 mod entra;
