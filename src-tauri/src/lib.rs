@@ -12,6 +12,7 @@ use tauri::Manager;
 pub mod commands;
 pub mod events;
 pub mod shell;
+pub mod start;
 
 /// Where the generated TypeScript bindings live, relative to this crate.
 pub const BINDINGS_PATH: &str = "../ui/src/lib/bindings.ts";
@@ -59,9 +60,12 @@ pub fn run() {
                 let _ = window.set_focus();
             }
         }))
+        .manage(shell::Shell::default())
+        .manage(start::Backing::default())
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);
+            tauri::async_runtime::spawn(start::run(app.handle().clone()));
             Ok(())
         })
         .run(tauri::generate_context!());

@@ -26,6 +26,8 @@ pub enum TransferPhase {
     Returned,
     /// The transfer failed; both calls are still up.
     Failed,
+    /// The customer, the expert and the agent talk together.
+    Conference,
 }
 
 /// Where a note stands on its way to the CRM.

@@ -10,6 +10,7 @@
 //! bindings are generated from them and cannot drift.
 #![deny(missing_docs)]
 
+pub mod alerting;
 mod commands;
 pub mod config;
 pub mod dial_policy;

@@ -26,6 +26,7 @@
 mod audio;
 mod records;
 mod runner;
+mod teams;
 
 use std::time::Duration;
 
@@ -37,6 +38,7 @@ use warmline_sip::ua;
 
 pub use audio::{AudioInput, AudioOutput};
 pub use records::StoreSetup;
+pub use teams::Microsoft365;
 
 use crate::config::{AcdKind, AgentConfig, Config, CrmConfig};
 use crate::dial_policy::DialPolicy;
@@ -75,6 +77,10 @@ pub struct SessionConfig {
     pub agent: AgentConfig,
     /// What the front ends show about this session.
     pub info: SessionInfo,
+    /// The audio devices chosen in the configuration (`default` follows the system).
+    pub audio_devices: crate::config::AudioConfig,
+    /// Microsoft 365 (sign-in, experts, presence); `None`: not configured.
+    pub microsoft365: Option<Microsoft365>,
 }
 
 impl SessionConfig {
@@ -174,7 +180,13 @@ impl SessionConfig {
         media.relay_only = config.media.relay_only;
         media.gather_timeout = Duration::from_millis(u64::from(config.media.ice_gathering_ms));
 
+        let microsoft365 = match &config.microsoft365 {
+            Some(m) => Some(Microsoft365::from_config(m, &domain, config.agent.country_code)?),
+            None => None,
+        };
+
         Ok(SessionConfig {
+            microsoft365,
             sip,
             transport,
             media,
@@ -207,6 +219,7 @@ impl SessionConfig {
                 locked: config.locked.clone(),
             },
             agent: config.agent.clone(),
+            audio_devices: config.audio.clone(),
         })
     }
 }
@@ -305,5 +318,26 @@ mod tests {
         assert!(c.sip.outbound.as_ref().is_some_and(|o| o.instance_id.starts_with("urn:uuid:")));
         assert_eq!(c.media.udp_addrs, vec!["127.0.0.1:0".to_owned()], "a loopback SBC means loopback media");
         assert!(!format!("{c:?}").contains("\"pw\""), "the password never shows in Debug");
+    }
+
+    #[test]
+    fn microsoft365_settings_follow_the_file_and_dial_at_the_sbc() {
+        assert!(
+            SessionConfig::from_config(&config("none"), "pw".into(), AudioInput::Silence, AudioOutput::Discard)
+                .expect("session config")
+                .microsoft365
+                .is_none(),
+            "no [microsoft365], no Teams actor"
+        );
+        let text = "acd = \"none\"\n[sip]\nservers = [\"ws://127.0.0.1:5066\"]\nuser = \"sip:alice@warmline.test\"\n\
+                    auth_user = \"alice\"\n[microsoft365]\ntenant = \"contoso.onmicrosoft.com\"\n\
+                    client_id = \"00001111-aaaa-2222-bbbb-3333cccc4444\"\n";
+        let file = Config::parse(std::path::Path::new("warmline.toml"), text).expect("config");
+        let c = SessionConfig::from_config(&file, "pw".into(), AudioInput::Silence, AudioOutput::Discard)
+            .expect("session config");
+        let m = c.microsoft365.expect("[microsoft365] configures the Teams actor");
+        assert_eq!(m.teams.tenant, "contoso.onmicrosoft.com");
+        assert_eq!(m.teams.graph.as_str(), "https://graph.microsoft.com/v1.0");
+        assert_eq!(m.teams.dial.sbc_domain.as_deref(), Some("warmline.test"), "experts are dialled at the SBC");
     }
 }

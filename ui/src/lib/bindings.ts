@@ -697,6 +697,10 @@ export type ErrorCode =
 "invalid_command" | 
 /**  The session has ended. */
 "session_closed" | 
+/**  The local store (history, notes) failed. */
+"store" | 
+/**  Microsoft 365 sign-in or Graph failed. */
+"microsoft365" | 
 /**  Anything else; the message says what. */
 "internal";
 
@@ -947,7 +951,9 @@ export type TransferPhase =
 /**  Back with the customer (declined, busy, no answer, or cancelled). */
 "returned" | 
 /**  The transfer failed; both calls are still up. */
-"failed";
+"failed" | 
+/**  The customer, the expert and the agent talk together. */
+"conference";
 
 /* Tauri Specta runtime */
 async function typedError<T, E>(result: Promise<T>): Promise<{ status: "ok"; data: T } | { status: "error"; error: E }> {

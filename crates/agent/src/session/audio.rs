@@ -100,6 +100,14 @@ pub(crate) enum Control {
     Live(u32, bool),
     /// Mute the microphone toward every call.
     Mute(bool),
+    /// Use another microphone (a device id; `None`: the system default).
+    Input(Option<String>),
+    /// Use another headset or speaker.
+    Output(Option<String>),
+    /// Play a short tone on the output, over whatever else plays.
+    TestTone,
+    /// Report the microphone's level every 60 ms (settings' meter).
+    Meter(Option<mpsc::UnboundedSender<f32>>),
     /// Finish the output file and stop.
     Stop(oneshot::Sender<()>),
 }
@@ -127,6 +135,10 @@ async fn run(mut source: Source, mut sink: Sink, mut control: mpsc::Receiver<Con
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let silence = vec![0i16; FRAME];
     let mut to_parties: Vec<Vec<i16>> = Vec::new();
+    let mut meter: Option<mpsc::UnboundedSender<f32>> = None;
+    let mut peak = 0.0f32;
+    let mut ticks = 0u32;
+    let mut tone_left = 0u32;
     loop {
         tokio::select! {
             c = control.recv() => match c {
@@ -142,6 +154,31 @@ async fn run(mut source: Source, mut sink: Sink, mut control: mpsc::Receiver<Con
                     }
                 }
                 Some(Control::Mute(on)) => audio.set_muted(on),
+                // Only a device can be switched: a tone or file input stays.
+                Some(Control::Input(id)) => {
+                    if matches!(source, Source::System(..)) {
+                        match Source::open(&AudioBackend::System { input: id, output: None, ringer: None }) {
+                            Ok(s) => source = s,
+                            Err(e) => tracing::warn!("switching the microphone: {e}"),
+                        }
+                    }
+                }
+                Some(Control::Output(id)) => {
+                    if matches!(sink, Sink::System(..)) {
+                        match Sink::open(&AudioBackend::System { input: None, output: id, ringer: None }) {
+                            Ok(s) => sink = s,
+                            Err(e) => tracing::warn!("switching the output: {e}"),
+                        }
+                    }
+                }
+                Some(Control::TestTone) => match warmline_media::sounds::Sound::Ringback.player() {
+                    Ok(p) => {
+                        audio.set_local_sound(Some(p));
+                        tone_left = 100;
+                    }
+                    Err(e) => tracing::warn!("test tone: {e}"),
+                },
+                Some(Control::Meter(m)) => meter = m,
                 Some(Control::Stop(done)) => {
                     finish(sink);
                     let _ = done.send(());
@@ -171,8 +208,27 @@ async fn run(mut source: Source, mut sink: Sink, mut control: mpsc::Receiver<Con
                 let live: Vec<u32> = parties.iter().filter(|(_, p)| p.live).map(|(k, _)| *k).collect();
                 let far: Vec<&[i16]> = live.iter().filter_map(|k| parties.get(k)).map(|p| p.last.as_slice()).collect();
                 to_parties.resize_with(far.len(), Vec::new);
-                if let Err(e) = audio.step(&mut source, &mut sink, &far, &mut to_parties) {
-                    tracing::warn!("audio step: {e}");
+                match audio.step(&mut source, &mut sink, &far, &mut to_parties) {
+                    Ok(levels) => {
+                        if let Some(m) = &meter {
+                            peak = peak.max(((levels.mic_dbfs + 60.0) / 60.0).clamp(0.0, 1.0));
+                            ticks += 1;
+                            if ticks.is_multiple_of(3) {
+                                if m.send(peak).is_err() {
+                                    meter = None;
+                                }
+                                peak = 0.0;
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!("audio step: {e}"),
+                }
+                // The test tone plays two seconds.
+                if tone_left > 0 {
+                    tone_left -= 1;
+                    if tone_left == 0 {
+                        audio.set_local_sound(None);
+                    }
                 }
                 // A call that is not live gets silence rather than nothing:
                 // its far end then plays silence at once instead of

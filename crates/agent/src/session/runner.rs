@@ -14,6 +14,7 @@ use warmline_sip::ua::{self, EndReason, Event, TransferProgress, UserAgent};
 
 use super::audio::{self, Control};
 use super::records::{Lookup, Records};
+use super::teams::Teams;
 use super::{Request, SessionConfig};
 use crate::config::AcdKind;
 use crate::dial_policy::Target;
@@ -106,6 +107,8 @@ struct Warm {
     dropped: Option<&'static str>,
     /// REFER sent: the calls ending now is the transfer working.
     completing: bool,
+    /// The three of us are talking.
+    conference: bool,
 }
 
 /// After a call: the agent finishes notes and picks a disposition.
@@ -135,6 +138,22 @@ pub(super) struct Runner {
     published: Option<Option<String>>,
     /// Unique per session, for store call ids.
     session_tag: String,
+    /// The chosen audio devices.
+    devices: ChosenDevices,
+    /// The Microsoft 365 actor, when `[microsoft365]` is configured.
+    teams: Option<Teams>,
+}
+
+#[derive(Debug, Clone)]
+struct ChosenDevices {
+    input: String,
+    output: String,
+    ringer: String,
+}
+
+/// A configured device id: `default` follows the system.
+fn device_id(id: &str) -> Option<String> {
+    (id != "default").then(|| id.to_owned())
 }
 
 fn call_name(id: ua::CallId) -> String {
@@ -158,6 +177,12 @@ impl Runner {
         let (handle, sip_events) = transport::spawn(ua, config.transport.clone()).map_err(Error::Transport)?;
         let (media_tx, media_rx) = mpsc::unbounded_channel();
         let session_tag = format!("{:x}", config.sip.seed & 0xffff_ffff);
+        let teams = config.microsoft365.clone().map(|m| Teams::spawn(m, config.sip.seed, events.clone()));
+        let devices = ChosenDevices {
+            input: config.audio_devices.input.clone(),
+            output: config.audio_devices.output.clone(),
+            ringer: config.audio_devices.ringer.clone(),
+        };
         let runner = Runner {
             config,
             ua: handle,
@@ -175,6 +200,8 @@ impl Runner {
             last_call: None,
             published: None,
             session_tag,
+            devices,
+            teams,
         };
         tokio::spawn(runner.run(requests, sip_events, media_rx, lookups));
         Ok(())
@@ -389,7 +416,7 @@ impl Runner {
                 Ok(())
             }
             AgentCommand::CancelTransfer => self.cancel_transfer().await,
-            AgentCommand::Conference => Err(Error::NotAvailable("the three-way conference")),
+            AgentCommand::Conference => self.conference().await,
             AgentCommand::Note { text, note, call } => self.note(&text, note.as_deref(), call.as_deref()),
             AgentCommand::Wrapup { disposition } => self.wrapup(&disposition),
             AgentCommand::History { query } => {
@@ -397,14 +424,57 @@ impl Runner {
                 self.emit(AgentEvent::History { query, calls });
                 Ok(())
             }
-            AgentCommand::Experts { .. } | AgentCommand::Favourite { .. } => {
-                Err(Error::NotAvailable("the expert directory"))
+            AgentCommand::Experts { .. }
+            | AgentCommand::Favourite { .. }
+            | AgentCommand::SignIn
+            | AgentCommand::SignOut => match &self.teams {
+                Some(teams) => teams.command(command),
+                None => Err(Error::NotAvailable("Microsoft 365 (no [microsoft365] in the configuration)")),
+            },
+            AgentCommand::Devices => {
+                self.emit_devices();
+                Ok(())
             }
-            AgentCommand::SignIn | AgentCommand::SignOut => Err(Error::NotAvailable("Microsoft 365 sign-in")),
-            AgentCommand::Devices
-            | AgentCommand::Device { .. }
-            | AgentCommand::TestTone { .. }
-            | AgentCommand::Meter { .. } => Err(Error::NotAvailable("audio device settings")),
+            AgentCommand::Device { role, id } => self.choose_device(role, id).await,
+            AgentCommand::TestTone { role } => {
+                match role {
+                    crate::DeviceRole::Ringer => {
+                        let device = device_id(&self.devices.ringer);
+                        std::thread::spawn(move || {
+                            match warmline_media::sounds::Ringer::start(
+                                device.as_deref(),
+                                warmline_media::sounds::Sound::Ringtone,
+                            ) {
+                                // It rings for two seconds, then stops.
+                                Ok(_ringer) => std::thread::sleep(std::time::Duration::from_secs(2)),
+                                Err(e) => tracing::warn!("test ringtone: {e}"),
+                            }
+                        });
+                    }
+                    _ => {
+                        let _ = self.audio.send(Control::TestTone).await;
+                    }
+                }
+                Ok(())
+            }
+            AgentCommand::Meter { on } => {
+                let meter = if on {
+                    let (tx, mut rx) = mpsc::unbounded_channel::<f32>();
+                    let events = self.events.clone();
+                    tokio::spawn(async move {
+                        while let Some(input) = rx.recv().await {
+                            if events.send(AgentEvent::Level { input }).is_err() {
+                                break;
+                            }
+                        }
+                    });
+                    Some(tx)
+                } else {
+                    None
+                };
+                let _ = self.audio.send(Control::Meter(meter)).await;
+                Ok(())
+            }
             AgentCommand::Quit => Ok(()),
         }
     }
@@ -464,6 +534,69 @@ impl Runner {
         if !uid.is_empty() {
             self.records.transfer(&uid, &target, warm, outcome, reason);
         }
+    }
+
+    fn emit_devices(&self) {
+        let (mut inputs, mut outputs) = (Vec::new(), Vec::new());
+        match warmline_media::device::list_devices() {
+            Ok(list) => {
+                for d in list {
+                    let entry = crate::AudioDevice { id: d.id, name: d.name };
+                    match d.kind {
+                        warmline_media::device::DeviceKind::Input => inputs.push(entry),
+                        _ => outputs.push(entry),
+                    }
+                }
+            }
+            Err(e) => tracing::info!("listing audio devices: {e}"),
+        }
+        self.emit(AgentEvent::Devices {
+            devices: crate::AudioDevices {
+                inputs,
+                outputs,
+                input: self.devices.input.clone(),
+                output: self.devices.output.clone(),
+                ringer: self.devices.ringer.clone(),
+            },
+        });
+    }
+
+    /// Switches a device, mid-call too: the audio task reopens it.
+    async fn choose_device(&mut self, role: crate::DeviceRole, id: String) -> Result<(), Error> {
+        let id = id.trim().to_owned();
+        if id.is_empty() {
+            return Err(Error::Invalid("a device id, or \"default\"".into()));
+        }
+        match role {
+            crate::DeviceRole::Input => {
+                let _ = self.audio.send(Control::Input(device_id(&id))).await;
+                self.devices.input = id;
+            }
+            crate::DeviceRole::Output => {
+                let _ = self.audio.send(Control::Output(device_id(&id))).await;
+                self.devices.output = id;
+            }
+            crate::DeviceRole::Ringer => self.devices.ringer = id,
+        }
+        self.emit_devices();
+        Ok(())
+    }
+
+    /// Joins the customer and the consulted expert: the customer comes off
+    /// hold and the agent's mixer gives each party the other two.
+    async fn conference(&mut self) -> Result<(), Error> {
+        let Some(w) = self.warm.as_ref().filter(|w| w.deadline.is_none() && !w.completing && !w.conference) else {
+            return Err(Error::Invalid("no consult to join: start a warm transfer and wait for the expert".into()));
+        };
+        let customer = w.customer;
+        if self.calls.get(&customer).is_some_and(|c| c.held) {
+            self.reoffer(customer, Reoffer::Resume).await?;
+        }
+        if let Some(w) = self.warm.as_mut() {
+            w.conference = true;
+        }
+        self.emit(AgentEvent::Transfer { call: call_name(customer), phase: TransferPhase::Conference, reason: None });
+        Ok(())
     }
 
     /// The CRM answered a screen-pop lookup.
@@ -655,6 +788,7 @@ impl Runner {
             deadline: Some(tokio::time::Instant::now() + self.config.transfer_ring_timeout),
             dropped: None,
             completing: false,
+            conference: false,
         });
         self.note_transfer(customer, target, true);
         self.emit(AgentEvent::Transfer {

@@ -95,6 +95,7 @@ export const en = {
   "transfer.consult_with": "Consult with {name}",
   "transfer.complete": "Complete transfer",
   "transfer.conference": "Conference",
+  "transfer.in_conference": "In a conference with {name} and the customer",
   "transfer.cancel": "Cancel, back to customer",
 
   "dial.title": "New call",

@@ -96,6 +96,7 @@ export const es: Record<MessageKey, string> = {
   "transfer.consult_with": "Consulta con {name}",
   "transfer.complete": "Completar transferencia",
   "transfer.conference": "Conferencia",
+  "transfer.in_conference": "En conferencia con {name} y el cliente",
   "transfer.cancel": "Cancelar y volver al cliente",
 
   "dial.title": "Nueva llamada",
