@@ -49,6 +49,14 @@ pub fn render_bindings() -> Result<String, String> {
 
 /// Starts the desktop app and blocks until it quits.
 pub fn run() {
+    let logs = warmline_agent::logging::LogSettings {
+        dir: warmline_agent::logging::default_dir(),
+        level: "info".into(),
+        stderr: true,
+    };
+    if let Err(e) = warmline_agent::logging::init(&logs) {
+        eprintln!("warmline: logs cannot be written: {e}");
+    }
     let builder = specta_builder();
     let result = tauri::Builder::default()
         // First: a second launch focuses the running window instead of

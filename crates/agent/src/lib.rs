@@ -17,6 +17,7 @@ pub mod dial_policy;
 #[cfg(feature = "lab")]
 pub mod embedded;
 mod events;
+pub mod logging;
 pub mod session;
 pub mod snapshot;
 mod states;

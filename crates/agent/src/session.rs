@@ -166,6 +166,7 @@ impl SessionConfig {
         sip.seed = seed;
 
         let mut transport = TransportConfig::new(config.sip.servers.clone());
+        transport.trace = config.logging.sip_trace;
         if let Some(ca) = &config.sip.extra_ca {
             let pem = std::fs::read(ca).map_err(|e| Error::Config(format!("sip.extra_ca {}: {e}", ca.display())))?;
             transport.extra_ca_pem = Some(pem);

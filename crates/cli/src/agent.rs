@@ -28,15 +28,37 @@ fn error_line(id: Option<&Value>, code: ErrorCode, message: &str) {
     line(&v);
 }
 
+/// Where the headless agent logs.
+#[derive(Debug, Clone)]
+pub struct Logs {
+    /// The directory (default: the app's log directory).
+    pub dir: Option<std::path::PathBuf>,
+    /// Trace every SIP message (redacted).
+    pub sip_trace: bool,
+}
+
+fn start_logging(logs: &Logs, level: &str) {
+    let settings = warmline_agent::logging::LogSettings {
+        dir: logs.dir.clone().or_else(warmline_agent::logging::default_dir),
+        level: level.to_owned(),
+        stderr: false,
+    };
+    if let Err(e) = warmline_agent::logging::init(&settings) {
+        eprintln!("warmline-cli: logs cannot be written: {e}");
+    }
+}
+
 /// Runs the headless agent with `config_path` until `quit` or the end of stdin.
-pub fn run(config_path: &Path, audio_in: &str, audio_out: Option<&Path>) -> ExitCode {
-    let config = match Config::load(config_path) {
+pub fn run(config_path: &Path, audio_in: &str, audio_out: Option<&Path>, logs: &Logs) -> ExitCode {
+    let mut config = match Config::load(config_path) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("warmline-cli: {e}");
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    config.logging.sip_trace |= logs.sip_trace;
+    start_logging(logs, &config.logging.level);
     let audio_in = match AudioInput::parse(audio_in) {
         Ok(a) => a,
         Err(e) => {
@@ -58,7 +80,14 @@ pub fn run(config_path: &Path, audio_in: &str, audio_out: Option<&Path>) -> Exit
 /// Runs the headless agent against the embedded lab, started in-process.
 /// Lines `{"lab": {...}}` go to the lab (docs/lab.md) and its events come
 /// out as `{"event": "lab", "lab": {...}}`, so one script drives both sides.
-pub fn run_lab(scenario: Option<&Path>, who: Option<&str>, audio_in: &str, audio_out: Option<&Path>) -> ExitCode {
+pub fn run_lab(
+    scenario: Option<&Path>,
+    who: Option<&str>,
+    audio_in: &str,
+    audio_out: Option<&Path>,
+    logs: &Logs,
+) -> ExitCode {
+    start_logging(logs, "info");
     let audio_in = match AudioInput::parse(audio_in) {
         Ok(a) => a,
         Err(e) => {
@@ -84,6 +113,7 @@ pub fn run_lab(scenario: Option<&Path>, who: Option<&str>, audio_in: &str, audio
             }
         };
         let mut session = embedded.session;
+        session.transport.trace = logs.sip_trace;
         match lab_store() {
             Ok(store) => session.store = Some(store),
             Err(e) => {

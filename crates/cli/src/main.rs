@@ -52,6 +52,12 @@ struct AgentArgs {
     /// Where what the agent hears is written, as it plays (WAV).
     #[arg(long, value_name = "FILE.wav")]
     audio_out: Option<PathBuf>,
+    /// Where the daily log files go (default: the app's log directory).
+    #[arg(long, value_name = "DIR")]
+    log_dir: Option<PathBuf>,
+    /// Log every SIP message (redacted), as `[logging] sip_trace = true` does.
+    #[arg(long)]
+    sip_trace: bool,
     /// With --lab: the lab scenario (default: the one in assets/).
     #[arg(long, value_name = "FILE", requires = "lab")]
     scenario: Option<PathBuf>,
@@ -135,15 +141,19 @@ fn lab(scenario: Option<&std::path::Path>) -> ExitCode {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Agent(args) => match &args.backend.config {
-            Some(config) => agent::run(config, &args.audio_in, args.audio_out.as_deref()),
-            None => agent::run_lab(
-                args.scenario.as_deref(),
-                args.as_agent.as_deref(),
-                &args.audio_in,
-                args.audio_out.as_deref(),
-            ),
-        },
+        Command::Agent(args) => {
+            let logs = agent::Logs { dir: args.log_dir.clone(), sip_trace: args.sip_trace };
+            match &args.backend.config {
+                Some(config) => agent::run(config, &args.audio_in, args.audio_out.as_deref(), &logs),
+                None => agent::run_lab(
+                    args.scenario.as_deref(),
+                    args.as_agent.as_deref(),
+                    &args.audio_in,
+                    args.audio_out.as_deref(),
+                    &logs,
+                ),
+            }
+        }
         Command::Lab(args) => lab(args.scenario.as_deref()),
         Command::Sip(SipCommand::Lint { files }) => sip_lint::run(&files),
         Command::Doctor(args) => doctor::run(args.config.as_deref(), args.json),

@@ -185,13 +185,18 @@ pub(crate) fn version(conn: &Connection) -> Result<i64> {
 
 /// Brings the database from its version to [`CURRENT_VERSION`], one
 /// transaction per step. The caller has already refused newer files.
+///
+/// Each step takes the write lock first (`BEGIN IMMEDIATE`) and reads the
+/// version again inside it: two processes opening a new file at once (two
+/// headless agents, say) then migrate it once, not twice.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<i64> {
     let from = version(conn)?;
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(from).unwrap_or(0)) {
-        let to = i64::try_from(index + 1).unwrap_or(i64::MAX);
-        let tx = conn.transaction()?;
+    loop {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let now = version(&tx)?;
+        let Some(sql) = usize::try_from(now).ok().and_then(|i| MIGRATIONS.get(i)) else { break };
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", to)?;
+        tx.pragma_update(None, "user_version", now + 1)?;
         tx.commit()?;
     }
     Ok(from)

@@ -16,8 +16,12 @@ struct Headless {
 
 impl Headless {
     fn start(args: &[&str]) -> Headless {
+        Headless::start_with(cli(), args)
+    }
+
+    fn start_with(mut cmd: Command, args: &[&str]) -> Headless {
         use std::io::BufRead;
-        let mut child = cli()
+        let mut child = cmd
             .args(args)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
@@ -256,4 +260,72 @@ fn lab_refuses_a_bad_scenario_naming_the_line() {
     assert_eq!(out.status.code(), Some(78), "EX_CONFIG");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("s.toml:1:"), "{stderr}");
+}
+
+/// Everything under `dir`, read as text.
+fn read_all(dir: &std::path::Path) -> String {
+    let mut all = String::new();
+    for entry in std::fs::read_dir(dir).expect("log dir").flatten() {
+        all.push_str(&String::from_utf8_lossy(&std::fs::read(entry.path()).expect("read log")));
+    }
+    all
+}
+
+#[test]
+fn agent_lab_realtime_trace_and_logs_of_a_call_with_dtmf_and_sign_in_hold_no_secrets() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let logs = dir.path().join("logs");
+    // The system browser: follows the lab's authorize redirect to the
+    // agent's loopback listener, as a person clicking through would.
+    let browser = dir.path().join("browser.sh");
+    std::fs::write(&browser, "#!/bin/sh\nexec curl -s -L -o /dev/null \"$1\"\n").expect("browser script");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let mut agent = {
+        let mut cmd = cli();
+        cmd.env("BROWSER", format!("{} %s", browser.display())).env("RUST_LOG", "debug");
+        let log_dir = logs.to_string_lossy().into_owned();
+        let args = ["agent", "--lab", "--audio-in", "tone:600", "--sip-trace", "--log-dir", log_dir.as_str()];
+        Headless::start_with(cmd, &args)
+    };
+    agent.expect("registration", |v| v["event"] == "registration" && v["registration"]["state"] == "registered");
+    agent.send(r#"{"lab":{"cmd":"consent","mode":"auto"}}"#);
+    agent.send(r#"{"cmd":"sign_in"}"#);
+    let signed_in = agent.expect("signed in", |v| v["event"] == "account" && v["account"]["state"] == "signed_in");
+    assert_eq!(signed_in["account"]["name"], "Jordan Lee");
+    agent.send(r#"{"cmd":"state","state":"available"}"#);
+    agent.send(r#"{"lab":{"cmd":"call","from":"+442079460018","queue":"billing","audio":{"tone_hz":440}}}"#);
+    agent.expect("the routed call", |v| v["event"] == "incoming");
+    agent.send(r#"{"cmd":"answer"}"#);
+    agent.expect("connected", |v| v["event"] == "call" && v["state"]["state"] == "connected");
+    // A card number keyed into the call.
+    let digits = "4929730215551234";
+    agent.send(&format!(r#"{{"cmd":"dtmf","digits":"{digits}"}}"#));
+    agent.expect("the DTMF accepted", |v| v["event"] == "ok");
+    agent.send(r#"{"cmd":"hangup"}"#);
+    agent.expect("ended", |v| v["event"] == "call" && v["state"]["state"] == "ended");
+    agent.send(r#"{"cmd":"quit"}"#);
+    assert!(agent.child.wait().expect("exit").success());
+
+    let text = read_all(&logs);
+    assert!(text.contains("REGISTER sip:"), "the SIP trace is in the log");
+    assert!(text.contains("Authorization: Digest [redacted]"), "credentials are masked, not dropped");
+    assert!(!text.contains(digits), "DTMF digits never reach the log");
+    let password_hint = text.find("response=\"");
+    assert!(password_hint.is_none(), "no digest response in the log");
+    // JWT-shaped access and ID tokens start with eyJ (base64 of `{"`).
+    assert!(!text.contains("eyJ"), "the log holds a JWT");
+    for key in ["code_verifier=", "refresh_token=", "access_token=", "password=", "Bearer "] {
+        for (at, _) in text.match_indices(key) {
+            let after = &text[at + key.len()..];
+            assert!(
+                after.starts_with("[redacted]"),
+                "the log holds a secret after {key}: {}",
+                &after[..after.len().min(40)]
+            );
+        }
+    }
 }

@@ -68,6 +68,9 @@ pub struct TransportConfig {
     /// A CA certificate (or several) in PEM, trusted in addition to the
     /// built-in and platform roots: for SBCs behind a company's private CA.
     pub extra_ca_pem: Option<Vec<u8>>,
+    /// Log every SIP message sent and received (target `sip_trace`, level
+    /// info) for support cases. The log writer redacts credentials.
+    pub trace: bool,
     /// The most one attempt may take, name lookup to WebSocket upgrade.
     pub connect_timeout: Duration,
     /// Reconnect timing.
@@ -95,6 +98,7 @@ impl TransportConfig {
         Self {
             servers: servers.into_iter().map(Into::into).collect(),
             extra_ca_pem: None,
+            trace: false,
             connect_timeout: Duration::from_secs(10),
             backoff: Backoff::default(),
             seed: None,

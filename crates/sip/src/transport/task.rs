@@ -53,6 +53,8 @@ pub(super) struct Task<E: Engine> {
     servers: Vec<Server>,
     tls: Option<Arc<ClientConfig>>,
     connect_timeout: Duration,
+    /// Log each SIP message (the SIP trace).
+    trace: bool,
     failover: Failover,
     local_host: String,
     link: Link,
@@ -85,6 +87,7 @@ where
             servers,
             tls,
             connect_timeout: config.connect_timeout,
+            trace: config.trace,
             failover,
             local_host: invalid_host(seed),
             link: Link::Waiting { until: TokioInstant::now() },
@@ -190,8 +193,18 @@ where
     async fn read(&mut self, read: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>) {
         let Link::Up { ws, closing, .. } = &mut self.link else { return };
         match read {
-            Some(Ok(Message::Text(text))) => self.engine.handle_input(now(), Input::Received(text.as_bytes())),
-            Some(Ok(Message::Binary(bytes))) => self.engine.handle_input(now(), Input::Received(&bytes)),
+            Some(Ok(Message::Text(text))) => {
+                if self.trace {
+                    info!(target: "sip_trace", "received {} bytes\n{}", text.len(), text.as_str());
+                }
+                self.engine.handle_input(now(), Input::Received(text.as_bytes()))
+            }
+            Some(Ok(Message::Binary(bytes))) => {
+                if self.trace {
+                    info!(target: "sip_trace", "received {} bytes\n{}", bytes.len(), String::from_utf8_lossy(&bytes));
+                }
+                self.engine.handle_input(now(), Input::Received(&bytes))
+            }
             // tungstenite has queued the pong; send it now rather than with
             // the next frame.
             Some(Ok(Message::Ping(_))) => {
@@ -279,6 +292,9 @@ where
             debug!(bytes = bytes.len(), "not connected: frame dropped");
             return;
         };
+        if self.trace {
+            info!(target: "sip_trace", "sent {} bytes\n{}", bytes.len(), String::from_utf8_lossy(&bytes));
+        }
         let message = match String::from_utf8(bytes) {
             Ok(text) => Message::text(text),
             Err(e) => Message::binary(e.into_bytes()),
