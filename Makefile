@@ -29,6 +29,7 @@ test:
 	@installer/stage.sh clippy    $(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	@installer/stage.sh ui-check  bash -c 'cd ui && npm run check'
 	@installer/stage.sh ui-test   bash -c 'cd ui && npm test'
+	@installer/stage.sh ui-a11y   bash -c 'cd ui && npm run a11y'
 	@installer/stage.sh build     bash -c "$(CARGO) build -p warmline --locked && $(CARGO) nextest run --workspace --locked --no-run"
 	@installer/stage.sh rust-test $(SESSION) $(CARGO) nextest run --workspace --locked
 	@installer/stage.sh summary   true
