@@ -517,7 +517,10 @@ pub(crate) async fn quality_loop(
         let missing = (buffer.lost + buffer.late).saturating_sub(last_buffer.lost + last_buffer.late);
         let due = missing + buffer.played.saturating_sub(last_buffer.played);
         last_buffer = buffer;
-        let playout_loss = if due == 0 { 0.0 } else { missing as f64 / due as f64 };
+        // Before the first packet, or while the far end sends nothing (it
+        // holds us), an empty buffer is silence on purpose, not loss.
+        let playout_loss =
+            if due == 0 || d_recv == 0 || buffer.played == 0 { 0.0 } else { missing as f64 / due as f64 };
         let loss = network_loss.max(playout_loss);
         let rtt = Duration::from_secs_f64(rtt.clamp(0.0, 60.0));
         // rtc 0.21 documents this field in seconds but fills it with the RTCP
