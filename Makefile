@@ -54,6 +54,12 @@ bench: setup
 	$(SESSION) $(CARGO) bench -p warmline-media --bench media
 	@echo "== lab soak, 25 routed calls / 50 WebRTC endpoints for SOAK_SECONDS (60): cargo bench -p warmline-lab --bench soak"
 	$(SESSION) $(CARGO) bench -p warmline-lab --bench soak
+	@echo "== sequential lab calls with warm transfers (CALLS, default 200): cargo bench -p warmline-agent --features lab --bench calls"
+	$(SESSION) $(CARGO) bench -p warmline-agent --features lab --bench calls
+	@echo "== desktop start-up and memory next to a bare Tauri window: installer/bench-desktop.sh"
+	cd ui && npm run build
+	$(CARGO) build -p warmline
+	$(SESSION) installer/bench-desktop.sh
 
 ## fuzz: the SIP parser, then the user agent fed any frames, under libFuzzer
 ## for FUZZ_SECONDS each (default 600); the corpora they grow stay in

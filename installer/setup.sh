@@ -19,12 +19,14 @@ APT_TEST_SESSION=(dbus gnome-keyring libsecret-tools xvfb dunst pulseaudio pulse
 APT_DESKTOP_TESTS=(webkit2gtk-driver)
 # The UI's accessibility check (npm run a11y) drives Debian's chromium headless through playwright-core.
 APT_UI_A11Y=(chromium)
+# make bench places a call in the desktop window with real key presses (xdotool) and sums PSS with bc.
+APT_BENCH=(xdotool bc)
 # Third-party peers the interop tests run on loopback: a SIP proxy with
 # WebSocket, sipp, a media relay and a TURN server. Their Debian services are
 # never started; each test starts its own instance on ephemeral ports.
 APT_INTEROP=(kamailio kamailio-websocket-modules sip-tester rtpengine-daemon coturn)
 APT_ALL=("${APT_BUILD[@]}" "${APT_DESKTOP[@]}" "${APT_AUDIO[@]}" "${APT_TEST_SESSION[@]}" "${APT_DESKTOP_TESTS[@]}"
-    "${APT_UI_A11Y[@]}" "${APT_INTEROP[@]}")
+    "${APT_UI_A11Y[@]}" "${APT_BENCH[@]}" "${APT_INTEROP[@]}")
 
 TAURI_DRIVER_VERSION=2.1.0
 

@@ -49,6 +49,10 @@ pub fn render_bindings() -> Result<String, String> {
 
 /// Starts the desktop app and blocks until it quits.
 pub fn run() {
+    let started = std::time::Instant::now();
+    // WARMLINE_BARE=1: an empty Tauri window and nothing else, the baseline
+    // `make bench` measures the app against.
+    let bare = std::env::var_os("WARMLINE_BARE").is_some();
     let logs = warmline_agent::logging::LogSettings {
         dir: warmline_agent::logging::default_dir(),
         level: "info".into(),
@@ -68,12 +72,34 @@ pub fn run() {
                 let _ = window.set_focus();
             }
         }))
-        .manage(shell::Shell::default())
+        .manage(shell::Shell::new(started))
         .manage(start::Backing::default())
         .invoke_handler(builder.invoke_handler())
+        .on_page_load(move |_, payload| {
+            static READY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+            if bare
+                && matches!(payload.event(), tauri::webview::PageLoadEvent::Finished)
+                && !READY.swap(true, std::sync::atomic::Ordering::Relaxed)
+            {
+                eprintln!("warmline: window ready {} ms after start", started.elapsed().as_millis());
+            }
+        })
         .setup(move |app| {
             builder.mount_events(app);
-            tauri::async_runtime::spawn(start::run(app.handle().clone()));
+            let config = app.config().app.windows.first().cloned().unwrap_or_default();
+            let window = if bare {
+                let url = tauri::WebviewUrl::App("bare.html".into());
+                tauri::WebviewWindowBuilder::new(app, "main", url)
+                    .title("Tauri")
+                    .inner_size(config.width, config.height)
+                    .build()?
+            } else {
+                tauri::WebviewWindowBuilder::from_config(app.handle(), &config)?.build()?
+            };
+            let _ = window;
+            if !bare {
+                tauri::async_runtime::spawn(start::run(app.handle().clone()));
+            }
             Ok(())
         })
         .run(tauri::generate_context!());

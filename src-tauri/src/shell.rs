@@ -7,8 +7,12 @@ use tokio::sync::OnceCell;
 use warmline_agent::{AgentCommand, AgentEvent, ErrorCode, ErrorPayload, Session, Snapshot};
 
 /// Managed by Tauri; commands reach the session through it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Shell {
+    /// When the process started, for the start-up time `make bench` reads.
+    started: std::time::Instant,
+    /// Whether the window has asked for the snapshot yet (it does on mount).
+    attached: std::sync::atomic::AtomicBool,
     session: OnceCell<Session>,
     snapshot: Mutex<Snapshot>,
     /// Why the session could not start, when it could not.
@@ -16,6 +20,17 @@ pub struct Shell {
 }
 
 impl Shell {
+    /// A shell for a process that started at `started`.
+    pub fn new(started: std::time::Instant) -> Self {
+        Shell {
+            started,
+            attached: std::sync::atomic::AtomicBool::new(false),
+            session: OnceCell::new(),
+            snapshot: Mutex::default(),
+            failed: Mutex::default(),
+        }
+    }
+
     /// Hands the started session over.
     pub fn started(&self, session: Session) {
         let _ = self.session.set(session);
@@ -35,8 +50,12 @@ impl Shell {
         }
     }
 
-    /// The events that rebuild the current state.
+    /// The events that rebuild the current state. The first call is the
+    /// window's, once its UI is up: the start-up time is logged then.
     pub fn snapshot(&self) -> Vec<AgentEvent> {
+        if !self.attached.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            eprintln!("warmline: window ready {} ms after start", self.started.elapsed().as_millis());
+        }
         let mut events = self.snapshot.lock().map(|s| s.events()).unwrap_or_default();
         if let Ok(f) = self.failed.lock()
             && let Some(e) = f.clone()

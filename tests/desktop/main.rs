@@ -1,4 +1,8 @@
 //! The real `warmline` window, driven through WebDriver inside the test
-//! session. Screenshots land in `target/test-artifacts/desktop/`.
+//! session. Screenshots land in `target/test-artifacts/desktop/<test>/`.
 
 mod about;
+mod day;
+mod desk;
+mod hostile;
+mod keyboard;

@@ -5,6 +5,7 @@
 //! Everything here runs inside `installer/test-session.sh`, which provides
 //! the X display, D-Bus, keyring and audio the app needs.
 
+pub mod agent;
 pub mod daemon;
 pub mod webdriver;
 

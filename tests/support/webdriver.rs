@@ -43,6 +43,13 @@ impl TauriDriver {
     /// Starts `tauri-driver` on a free loopback port (with WebKitWebDriver
     /// on another) and waits until it accepts connections.
     pub fn start(log: &Path) -> Result<Self> {
+        Self::start_with_env(log, &[])
+    }
+
+    /// As [`TauriDriver::start`], with extra environment variables that
+    /// the driver passes on to the app it launches (`BROWSER`,
+    /// `WARMLINE_LAB_SCENARIO`, ...).
+    pub fn start_with_env(log: &Path, env: &[(&str, &std::ffi::OsStr)]) -> Result<Self> {
         let port = free_port();
         let native = free_port();
         let log = std::fs::File::create(log).map_err(|e| Error(format!("driver log: {e}")))?;
@@ -50,6 +57,7 @@ impl TauriDriver {
         let child = Command::new("tauri-driver")
             // Its own process group, so WebKitWebDriver and the app go with it.
             .process_group(0)
+            .envs(env.iter().copied())
             .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
             .stdout(Stdio::from(log))
             .stderr(Stdio::from(log2))
@@ -156,6 +164,65 @@ impl Session {
         self.find(&format!("[data-testid=\"{id}\"]"))
     }
 
+    /// Every element matching a CSS selector (waiting up to the implicit
+    /// wait for the first).
+    pub fn find_all(&self, css: &str) -> Result<Vec<Element>> {
+        let v = self.cmd("POST", "/elements", Some(json!({"using": "css selector", "value": css})))?;
+        Ok(v.as_array()
+            .map(|a| a.iter().filter_map(|e| e[ELEMENT_KEY].as_str().map(|s| Element(s.to_string()))).collect())
+            .unwrap_or_default())
+    }
+
+    /// Finds one element by CSS selector inside another.
+    pub fn find_in(&self, parent: &Element, css: &str) -> Result<Element> {
+        let v = self.cmd(
+            "POST",
+            &format!("/element/{}/element", parent.0),
+            Some(json!({"using": "css selector", "value": css})),
+        )?;
+        v[ELEMENT_KEY]
+            .as_str()
+            .map(|s| Element(s.to_string()))
+            .ok_or_else(|| Error(format!("{css}: no element in {v}")))
+    }
+
+    /// Types text into an element (W3C "Element Send Keys").
+    pub fn send_keys(&self, el: &Element, text: &str) -> Result<()> {
+        self.cmd("POST", &format!("/element/{}/value", el.0), Some(json!({"text": text}))).map(drop)
+    }
+
+    /// Presses keys on whatever has the focus: each character of `keys`
+    /// is pressed and released with the `modifiers` held (W3C actions;
+    /// special keys are code points such as [`keys::TAB`]).
+    pub fn press(&self, modifiers: &[&str], keys: &[&str]) -> Result<()> {
+        let mut actions = Vec::new();
+        for m in modifiers {
+            actions.push(json!({"type": "keyDown", "value": m}));
+        }
+        for k in keys {
+            for c in k.chars() {
+                actions.push(json!({"type": "keyDown", "value": c.to_string()}));
+                actions.push(json!({"type": "keyUp", "value": c.to_string()}));
+            }
+        }
+        for m in modifiers.iter().rev() {
+            actions.push(json!({"type": "keyUp", "value": m}));
+        }
+        let body = json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]});
+        self.cmd("POST", "/actions", Some(body))?;
+        self.cmd("DELETE", "/actions", None).map(drop)
+    }
+
+    /// An element's attribute (`None` when it has none).
+    pub fn attribute(&self, el: &Element, name: &str) -> Result<Option<String>> {
+        Ok(self.cmd("GET", &format!("/element/{}/attribute/{name}", el.0), None)?.as_str().map(str::to_string))
+    }
+
+    /// Whether an element is enabled.
+    pub fn enabled(&self, el: &Element) -> Result<bool> {
+        Ok(self.cmd("GET", &format!("/element/{}/enabled", el.0), None)?.as_bool().unwrap_or(false))
+    }
+
     /// Clicks an element.
     pub fn click(&self, el: &Element) -> Result<()> {
         self.cmd("POST", &format!("/element/{}/click", el.0), None).map(drop)
@@ -174,6 +241,11 @@ impl Session {
     /// Runs a script in the page and returns its result.
     pub fn execute(&self, script: &str) -> Result<Value> {
         self.cmd("POST", "/execute/sync", Some(json!({"script": script, "args": []})))
+    }
+
+    /// Runs a script with arguments (`arguments[0]`, ...).
+    pub fn execute_with(&self, script: &str, args: Value) -> Result<Value> {
+        self.cmd("POST", "/execute/sync", Some(json!({"script": script, "args": args})))
     }
 
     /// Waits until the page has painted twice more, so a screenshot shows
@@ -196,4 +268,22 @@ impl Session {
     pub fn close(self) -> Result<()> {
         self.cmd("DELETE", "", None).map(drop)
     }
+}
+
+/// W3C WebDriver code points for keys that are not characters.
+pub mod keys {
+    /// Tab.
+    pub const TAB: &str = "\u{E004}";
+    /// Enter (the main keyboard's).
+    pub const ENTER: &str = "\u{E007}";
+    /// Shift (left).
+    pub const SHIFT: &str = "\u{E008}";
+    /// Control (left).
+    pub const CONTROL: &str = "\u{E009}";
+    /// Escape.
+    pub const ESCAPE: &str = "\u{E00C}";
+    /// Space.
+    pub const SPACE: &str = "\u{E00D}";
+    /// Arrow down.
+    pub const DOWN: &str = "\u{E015}";
 }

@@ -428,7 +428,9 @@ async fn sync_loop(
         match poll {
             SyncPoll::Send(deliveries) => {
                 for d in deliveries {
-                    let call = d.write.call_uid.clone();
+                    // The store's call id is `<session>-<call>`; the front
+                    // ends know the call by its session name.
+                    let call = d.write.call_uid.as_deref().and_then(|u| u.rsplit_once('-')).map(|(_, c)| c.to_owned());
                     let _ = events.send(AgentEvent::NoteSaved {
                         note: d.note_id.0.to_string(),
                         call: call.clone(),

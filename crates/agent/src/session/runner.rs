@@ -284,10 +284,6 @@ impl Runner {
         }
     }
 
-    fn available(&self) -> bool {
-        self.calls.is_empty() && self.wrap_up.is_none() && self.chosen == AgentState::Available
-    }
-
     /// Brings the ACD in line with what the agent shows (acd = "pidf"):
     /// open when available, closed with a note otherwise.
     async fn publish_state(&mut self) {
@@ -972,7 +968,13 @@ impl Runner {
     async fn incoming(&mut self, call: ua::CallId, info: &ua::IncomingCall) {
         let replaces = info.replaces.is_some_and(|r| self.calls.contains_key(&r));
         let acd_none = self.config.acd == AcdKind::None;
-        if !replaces && acd_none && !self.available() {
+        // With a plain PBX every call is refused while the agent is not
+        // available; with an ACD (PIDF) it should not offer one then, but if
+        // it does (a race with a state change) the agent refuses too and
+        // the ACD re-queues. A second call while talking (call waiting) is
+        // let through only with an ACD that chose to send it.
+        let not_ready = self.chosen != AgentState::Available || self.wrap_up.is_some();
+        if !replaces && (not_ready || (acd_none && !self.calls.is_empty())) {
             tracing::info!("{} refused with 486: the agent is not available", call_name(call));
             if let Err(e) = self.ua(move |ua, now| ua.reject(now, call, 486)).await {
                 self.error(&e);

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Desktop figures for `make bench` (run inside installer/test-session.sh):
+# cold start to an interactive window, and the PSS of the whole process
+# tree (the app and its WebKit processes) idle and during a call, next to a
+# bare Tauri window (the same binary with WARMLINE_BARE=1: an empty page,
+# no agent) measured the same way in the same run. A benchmark, not a test:
+# it waits fixed spans for things to settle and prints what it measured.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# The debug build `make bench` makes; WARMLINE_BIN=target/release/warmline
+# after `make package` for release figures.
+BIN=${WARMLINE_BIN:-target/debug/warmline}
+SETTLE=${SETTLE_SECONDS:-5}
+
+tree_pids() { # the process and all its descendants
+  local all=("$1") queue=("$1")
+  while [ ${#queue[@]} -gt 0 ]; do
+    local p=${queue[0]}; queue=("${queue[@]:1}")
+    for c in $(pgrep -P "$p" || true); do all+=("$c"); queue+=("$c"); done
+  done
+  echo "${all[@]}"
+}
+
+pss_mib() { # summed PSS of a process tree, MiB
+  local kb=0
+  for p in $(tree_pids "$1"); do
+    local v
+    v=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)
+    kb=$((kb + ${v:-0}))
+  done
+  echo "scale=1; $kb / 1024" | bc
+}
+
+start() { # mode -> sets PID, READY_MS
+  local log=$1; shift
+  "$@" > "$log" 2>&1 &
+  PID=$!
+  READY_MS=""
+  for _ in $(seq 1 300); do
+    READY_MS=$(sed -n 's/^warmline: window ready \([0-9]*\) ms.*/\1/p' "$log" | head -1)
+    [ -n "$READY_MS" ] && return 0
+    sleep 0.1
+  done
+  echo "the window never became ready; log:" >&2; tail -20 "$log" >&2; return 1
+}
+
+stop() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+start "$tmp/bare.log" env WARMLINE_BARE=1 "$BIN"
+bare_ready=$READY_MS; sleep "$SETTLE"; bare_pss=$(pss_mib "$PID"); stop
+
+start "$tmp/app.log" "$BIN"
+app_ready=$READY_MS; sleep "$SETTLE"; app_idle=$(pss_mib "$PID")
+# A call: focus the window, Ctrl+Shift+K (dial), a lab expert's number, Enter.
+# The expert answers after 3 s; media and the call card are then live.
+xdotool mousemove 640 600 click 1 && sleep 0.3
+xdotool key ctrl+shift+k && sleep 0.3
+xdotool type --delay 20 "+442079460101" && xdotool key Return
+sleep $((SETTLE + 5))
+app_call=$(pss_mib "$PID")
+connected=$(grep -c '"connected"' "$tmp/app.log" || true)
+stop
+
+echo "desktop ($BIN, Xvfb):"
+printf '  cold start to an interactive window: app %s ms, bare Tauri window %s ms (target: app <= 1000 ms)\n' "$app_ready" "$bare_ready"
+printf '  PSS of the process tree: bare window %s MiB; app idle %s MiB (+%s); app during a call %s MiB (+%s)\n' \
+  "$bare_pss" "$app_idle" "$(echo "$app_idle - $bare_pss" | bc)" "$app_call" "$(echo "$app_call - $bare_pss" | bc)"
+echo "  targets: idle <= bare + 25 MiB, during a call <= bare + 50 MiB"
