@@ -87,7 +87,11 @@ async fn realtime_warm_transfer_customer_hears_no_consult_then_talks_to_the_expe
     // `consult_windows`) would add that much.
     let expert_from = heard.first(EXPERT_HZ, 0, 5).expect("the customer heard the expert");
     let talk_from = heard.first(AGENT_HZ, 0, 5).expect("the customer heard the agent") + SETTLE;
-    heard.assert_hears(talk_from, expert_from.saturating_sub(5), AGENT_HZ, MEASURED, "talk");
+    // The talk ends at the hold: the customer's recording then holds the
+    // agent's comfort noise until the expert comes.
+    let windows_of = |d: Duration| (d.as_millis() / 20) as usize;
+    let talk_to = (talk_from + windows_of(talk_took)).saturating_sub(SETTLE + 5).min(expert_from.saturating_sub(5));
+    heard.assert_hears(talk_from, talk_to, AGENT_HZ, MEASURED, "talk");
     heard.assert_not_hears(talk_from, expert_from, EXPERT_HZ, "talk");
     let end = heard.windows().saturating_sub(10);
     heard.assert_hears(expert_from + SETTLE, end, EXPERT_HZ, MEASURED, "after the transfer");

@@ -83,5 +83,6 @@ pub async fn start(
     let crm = warmline_store::rest::RestConnector::new(rest, &token)
         .map_err(|e| Error::Store(format!("the lab's CRM connector: {e}")))?;
     session.crm = Some(crm);
+    session.info.backend = crate::view::Backend::Lab;
     Ok(Embedded { lab, config, session })
 }

@@ -208,7 +208,8 @@ impl SessionConfig {
                     .clone()
                     .unwrap_or_else(|| config.sip.user.trim_start_matches("sip:").to_owned()),
                 sip_user: config.sip.user.clone(),
-                backend: if lab { Backend::Lab } else { Backend::Configured },
+                // The embedded lab says so itself (`embedded.rs`).
+                backend: Backend::Configured,
                 away_reasons: config.agent.away_reasons.clone(),
                 dispositions: config
                     .agent

@@ -213,18 +213,15 @@ async fn run(
                 // A transfer through the B2BUA: the far end is someone new,
                 // so the media starts over in a fresh session.
                 Output::Event(Event::OfferReceived { call: c, sdp }) if talking => {
-                    match renegotiate(Some(&sdp)).await {
-                        Some((s, p, answer))
-                            if ua.accept_answer(Instant::now(), c, answer.clone().into_bytes()).is_ok() =>
-                        {
-                            let old = std::mem::replace(&mut session, s);
-                            port = p;
-                            let _ = old.close().await;
+                    // A re-offer (hold, resume, a new far end after a
+                    // transfer) is answered from the same session, as a
+                    // phone does: it keeps its ICE and DTLS, and re-anchors
+                    // itself when the offer comes from a new peer.
+                    match session.accept_offer(&String::from_utf8_lossy(&sdp)).await {
+                        Ok(answer) => {
+                            let _ = ua.accept_answer(Instant::now(), c, answer.into_bytes());
                         }
-                        Some((s, _, _)) => {
-                            let _ = s.close().await;
-                        }
-                        None => {
+                        Err(_) => {
                             let _ = ua.reject_offer(Instant::now(), c, 488);
                         }
                     }

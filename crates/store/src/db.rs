@@ -238,6 +238,10 @@ fn open_checked(path: &Path, encryption: &Encryption, options: &Options) -> Resu
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let mut conn = Connection::open_with_flags(path, flags)?;
     apply_key(&conn, encryption)?;
+    // Another process may be creating or migrating the same file this
+    // instant (two headless agents): wait for its lock rather than take a
+    // busy file for a damaged one.
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
     // Read before anything writes: a newer file must stay byte-for-byte as it was.
     let found = schema::version(&conn)?;
     if found > schema::CURRENT_VERSION {

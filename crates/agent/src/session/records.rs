@@ -100,7 +100,7 @@ impl Records {
     /// The caller's number as E.164, or as it came.
     pub fn normalise(&self, raw: &str) -> String {
         let user = raw.split('@').next().unwrap_or(raw);
-        self.phones.normalise(user).map(|e| e.as_str().to_owned()).unwrap_or_else(|| user.to_owned())
+        self.phones.normalise(user).map(|e| e.as_str().to_owned()).unwrap_or_else(|| raw.to_owned())
     }
 
     pub fn call_started(&self, uid: &str, direction: Direction, local: &str, remote: &str, display: Option<&str>) {
