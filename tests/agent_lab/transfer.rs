@@ -197,6 +197,9 @@ async fn realtime_safe_transfer_returns_to_the_customer_on_no_answer_and_on_decl
     assert_eq!(reason.as_deref(), Some("no answer"), "the agent is told why");
     assert!(started.elapsed() >= Duration::from_secs(2), "returned at the ring timeout, not before");
     w.agent.call_state(Some(&call), CallState::Connected).await;
+    // Back with the customer: the agent hears them again.
+    let back = play(&[&w.agent], SPAN).await[0];
+    assert_hears(&w.agent, back, CUSTOMER_HZ, "back with the customer after no answer");
 
     w.expert(Answer::Decline, None);
     w.agent.command(transfer(TransferMode::Warm)).await;
@@ -204,6 +207,8 @@ async fn realtime_safe_transfer_returns_to_the_customer_on_no_answer_and_on_decl
     let reason = w.agent.transfer(TransferPhase::Returned).await;
     assert_eq!(reason.as_deref(), Some("declined"), "the agent is told why");
     w.agent.call_state(Some(&call), CallState::Connected).await;
+    let back = play(&[&w.agent], SPAN).await[0];
+    assert_hears(&w.agent, back, CUSTOMER_HZ, "back with the customer after a decline");
     // Still one call, the customer's: hanging it up needs no call named.
     w.agent.command(AgentCommand::Hangup { call: None }).await;
     assert_eq!(w.agent.ended(&call).await, "local hangup");
