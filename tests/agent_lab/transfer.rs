@@ -149,8 +149,10 @@ async fn realtime_blind_transfer_leaves_the_customer_with_the_expert() {
     let heard = w.customer_hangs_up(&customer, record.as_deref().expect("recorded")).await;
     let expert = w.expert_recording(&expert_record).await;
     let from = heard.first(EXPERT_HZ, 0, 5).unwrap_or_else(|| panic!("the customer heard the expert ({reason})"));
+    // The customer's phone re-anchors its media on the expert's offer (a new
+    // DTLS peer): measure from a second after the expert is first heard.
     heard.assert_hears(
-        from + SETTLE,
+        from + 2 * SETTLE,
         heard.windows().saturating_sub(10),
         EXPERT_HZ,
         MEASURED,
@@ -198,6 +200,7 @@ async fn realtime_safe_transfer_returns_to_the_customer_on_no_answer_and_on_decl
     assert!(started.elapsed() >= Duration::from_secs(2), "returned at the ring timeout, not before");
     w.agent.call_state(Some(&call), CallState::Connected).await;
     // Back with the customer: the agent hears them again.
+    w.agent.media_flows(&call).await;
     let back = play(&[&w.agent], SPAN).await[0];
     assert_hears(&w.agent, back, CUSTOMER_HZ, "back with the customer after no answer");
 
@@ -207,6 +210,7 @@ async fn realtime_safe_transfer_returns_to_the_customer_on_no_answer_and_on_decl
     let reason = w.agent.transfer(TransferPhase::Returned).await;
     assert_eq!(reason.as_deref(), Some("declined"), "the agent is told why");
     w.agent.call_state(Some(&call), CallState::Connected).await;
+    w.agent.media_flows(&call).await;
     let back = play(&[&w.agent], SPAN).await[0];
     assert_hears(&w.agent, back, CUSTOMER_HZ, "back with the customer after a decline");
     // Still one call, the customer's: hanging it up needs no call named.
