@@ -20,6 +20,7 @@ use warmline_agent::{SessionConfig, TransferMode, TransferPhase};
 use warmline_media::tone::ToneDetector;
 
 use kamailio::{DOMAIN, Kamailio};
+use warmline_e2e::rtpengine::Rtpengine;
 
 /// The failure guard of every wait; nothing here takes near this long.
 const GUARD: Duration = Duration::from_secs(30);
@@ -253,10 +254,57 @@ async fn agent_interop_call_with_tones_hold_resume_and_hangup() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_interop_warm_transfer_customer_hears_no_consult() {
     let kamailio = Kamailio::start("agent_warm_transfer");
+    warm_transfer(&kamailio, None).await;
+}
+
+/// The same warm transfer with Debian's rtpengine anchoring every call's
+/// media at Kamailio, as an SBC does: the customer, the agent and the expert
+/// each do ICE and DTLS-SRTP with rtpengine only, the REFER's new call to the
+/// expert gets a new anchor, and who-hears-whom holds in every phase.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_interop_warm_transfer_with_rtpengine_in_the_media_path() {
+    let mut relay = Rtpengine::start().expect("rtpengine starts");
+    let kamailio = Kamailio::start_with_media_relay("agent_warm_transfer_rtpengine", relay.ng_addr());
+    warm_transfer(&kamailio, Some(&mut relay)).await;
+    let anchored = kamailio.anchored();
+    assert!(anchored.iter().filter(|m| *m == "INVITE").count() >= 3, "every INVITE was anchored: {anchored:?}");
+    assert!(anchored.iter().any(|m| m == "BYE"), "BYE freed the media: {anchored:?}");
+}
+
+/// RTP packets the relay (if there is one) has relayed, per call it holds.
+async fn relayed(relay: &mut Option<&mut Rtpengine>) -> Vec<(String, i64)> {
+    match relay {
+        Some(r) => r.relayed().await.unwrap_or_else(|e| panic!("rtpengine query: {e}\n{}", r.log_tail())),
+        None => Vec::new(),
+    }
+}
+
+/// A packet count every phase's audio must add at the relay: both
+/// directions for most of [`SPAN`] at 50 packets a second.
+const RELAYED_PER_SPAN: i64 = 2 * 50 * 2;
+
+/// Asserts that one of the relay's calls (if there is a relay) carried at
+/// least a phase's worth of audio since `before`.
+async fn assert_relayed(relay: &mut Option<&mut Rtpengine>, before: &[(String, i64)], phase: &str) {
+    if relay.is_none() {
+        return;
+    }
+    let after = relayed(relay).await;
+    let grown = after.iter().any(|(id, n)| {
+        let was = before.iter().find(|(b, _)| b == id).map_or(0, |(_, n)| *n);
+        n - was >= RELAYED_PER_SPAN
+    });
+    assert!(grown, "{phase}: no call at rtpengine relayed the audio; before {before:?}, after {after:?}");
+}
+
+/// A (customer) calls B (agent); B warm-transfers to C (expert), with or
+/// without a media relay in the path (then its packet counts are checked
+/// in each phase too).
+async fn warm_transfer(kamailio: &Kamailio, mut relay: Option<&mut Rtpengine>) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut a = Agent::start(&kamailio, dir.path(), "alice", CUSTOMER_HZ).await;
-    let mut b = Agent::start(&kamailio, dir.path(), "bob", AGENT_HZ).await;
-    let mut c = Agent::start(&kamailio, dir.path(), "carol", EXPERT_HZ).await;
+    let mut a = Agent::start(kamailio, dir.path(), "alice", CUSTOMER_HZ).await;
+    let mut b = Agent::start(kamailio, dir.path(), "bob", AGENT_HZ).await;
+    let mut c = Agent::start(kamailio, dir.path(), "carol", EXPERT_HZ).await;
 
     a.command(AgentCommand::Dial { to: format!("sip:bob@{DOMAIN}") }).await;
     let b_customer = b.incoming().await;
@@ -265,9 +313,11 @@ async fn agent_interop_warm_transfer_customer_hears_no_consult() {
     b.call_state(Some(&b_customer), CallState::Connected).await;
     a.media_flows(&a_call).await;
     b.media_flows(&b_customer).await;
+    let before = relayed(&mut relay).await;
     let spans = play(&[&a, &b]).await;
     assert_hears(&a, spans[0], AGENT_HZ, "talk");
     assert_hears(&b, spans[1], CUSTOMER_HZ, "talk");
+    assert_relayed(&mut relay, &before, "talk").await;
 
     b.command(AgentCommand::Transfer { to: format!("sip:carol@{DOMAIN}"), mode: TransferMode::Warm, call: None }).await;
     b.transfer(TransferPhase::DiallingExpert).await;
@@ -278,7 +328,17 @@ async fn agent_interop_warm_transfer_customer_hears_no_consult() {
     a.call_state(Some(&a_call), CallState::RemoteHeld).await;
     c.call_state(Some(&c_consult), CallState::Connected).await;
     c.media_flows(&c_consult).await;
+    let b_consult = b
+        .wait("B's consult call", |e| match e {
+            AgentEvent::Call { call, state: CallState::Connected } if *call != b_customer => Some(call.clone()),
+            _ => None,
+        })
+        .await;
+    // With a media relay each leg does ICE and DTLS with it on its own.
+    b.media_flows(&b_consult).await;
+    let before = relayed(&mut relay).await;
     let spans = play(&[&a, &b, &c]).await;
+    assert_relayed(&mut relay, &before, "consult").await;
     assert_hears(&b, spans[1], EXPERT_HZ, "consult");
     assert_hears(&c, spans[2], AGENT_HZ, "consult");
     assert_not_hears(&a, spans[0], EXPERT_HZ, "consult: the customer hears no consult audio");
@@ -294,7 +354,9 @@ async fn agent_interop_warm_transfer_customer_hears_no_consult() {
     assert_eq!(c.ended(&c_consult).await, "replaced");
     a.media_flows(&a_new).await;
     c.media_flows(&c_new).await;
+    let before = relayed(&mut relay).await;
     let spans = play(&[&a, &c]).await;
+    assert_relayed(&mut relay, &before, "after the transfer").await;
     assert_hears(&a, spans[0], EXPERT_HZ, "after the transfer");
     assert_hears(&c, spans[1], CUSTOMER_HZ, "after the transfer");
     // B's consult was replaced at C: it ends too, and B is free.

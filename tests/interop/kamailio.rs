@@ -60,11 +60,21 @@ impl Kamailio {
     /// Starts Kamailio for the test named `test` and waits until both its
     /// WebSocket and UDP sockets answer. Panics with the log on failure.
     pub fn start(test: &str) -> Self {
+        Self::start_with(test, None)
+    }
+
+    /// Starts Kamailio with every SDP offer and answer anchored at the
+    /// rtpengine whose ng control socket is `ng` (the config's MEDIA route).
+    pub fn start_with_media_relay(test: &str, ng: std::net::SocketAddr) -> Self {
+        Self::start_with(test, Some(ng))
+    }
+
+    fn start_with(test: &str, relay: Option<std::net::SocketAddr>) -> Self {
         // The ports are free when picked but could be taken before Kamailio
         // binds them; a second try with new ports covers that race.
         let mut last = String::new();
         for _ in 0..3 {
-            match Self::try_start(test) {
+            match Self::try_start(test, relay) {
                 Ok(k) => return k,
                 Err(e) => last = e,
             }
@@ -72,7 +82,7 @@ impl Kamailio {
         panic!("Kamailio did not start: {last}");
     }
 
-    fn try_start(test: &str) -> Result<Self, String> {
+    fn try_start(test: &str, relay: Option<std::net::SocketAddr>) -> Result<Self, String> {
         let dir = tempfile::Builder::new().prefix("warmline-kamailio-").tempdir().map_err(|e| e.to_string())?;
         let (ws_port, udp_port) = (free_tcp_port(), free_udp_port());
         let secret = random_token();
@@ -80,6 +90,12 @@ impl Kamailio {
         let file = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
         let stderr = file.try_clone().map_err(|e| e.to_string())?;
         let run = dir.path().display().to_string();
+        let relay_args = match relay {
+            Some(ng) => {
+                vec!["-A".to_owned(), "WITH_RTPENGINE".into(), "-A".into(), format!("RTPENGINE_SOCK=\"udp:{ng}\"")]
+            }
+            None => Vec::new(),
+        };
         let child = Command::new("kamailio")
             .arg("-f")
             .arg(config_path())
@@ -90,6 +106,7 @@ impl Kamailio {
             // A define, never logged by the config; it is on this
             // process's command line only for the length of the test.
             .args(["-A", &format!("AUTH_SECRET=\"{secret}\"")])
+            .args(&relay_args)
             .current_dir(dir.path())
             // Its own process group, so that Drop can end it and its
             // children at once (see Drop).
@@ -164,6 +181,13 @@ impl Kamailio {
         text.lines()
             .filter_map(|l| l.split("in-dialog ").nth(1)?.strip_suffix(" loose-routed").map(str::to_owned))
             .collect()
+    }
+
+    /// How many SIP messages Kamailio handed to rtpengine (the config logs
+    /// each one), by method.
+    pub fn anchored(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        text.lines().filter_map(|l| l.split("media of ").nth(1)?.strip_suffix(" anchored").map(str::to_owned)).collect()
     }
 
     /// The last lines of Kamailio's log, for failure messages.

@@ -7,6 +7,7 @@
 
 mod agent;
 mod calls_interop;
+#[allow(dead_code, reason = "the media relay is for the agent interop tests, which share this file")]
 mod kamailio;
 mod kamailio_interop;
 mod party;

@@ -3,9 +3,7 @@
 //! relay-only ICE call through Debian's coturn. Test names carry `interop`
 //! so nextest runs them alone (the `realtime` group): they play real time.
 
-mod bencode;
 mod call;
 mod coturn_interop;
 mod plain_rtp;
-mod rtpengine;
 mod rtpengine_interop;

@@ -7,10 +7,10 @@
 use warmline_media::dtmf::DtmfEvent;
 use warmline_media::session::{MediaConfig, MediaEvent, MediaSession};
 
-use crate::bencode::Value;
 use crate::call::{MEASURED_FRAMES, SETTLE_FRAMES, play_tone, share_heard, wait_for};
 use crate::plain_rtp::{Codec, PlainRtpPeer};
-use crate::rtpengine::{Rtpengine, sdp_of};
+use warmline_e2e::bencode::Value;
+use warmline_e2e::rtpengine::{Rtpengine, sdp_of};
 
 const OUR_TONE: f32 = 600.0;
 const PEER_TONE: f32 = 1000.0;
@@ -102,4 +102,59 @@ async fn interop_rtpengine_webrtc_offer_to_plain_rtp_opus() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interop_rtpengine_webrtc_offer_to_plain_rtp_pcmu() {
     webrtc_offer_to_plain_rtp(Codec::Pcmu).await;
+}
+
+/// Two WebRTC sessions with rtpengine anchoring the media between them, as
+/// an SBC in front of WebRTC clients does: each side does ICE and DTLS-SRTP
+/// with rtpengine only. Our offer must not read as a hold to a media relay
+/// (RFC 3264 8.4's `c=0.0.0.0`: the `m=`/`c=` lines carry the default
+/// candidate, RFC 8839 5.1), and we must answer rtpengine's own offer (no
+/// BUNDLE group, `a=rtcp`, two candidate components) with live media.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interop_rtpengine_anchors_webrtc_to_webrtc() {
+    let mut rtpengine = Rtpengine::start().expect("rtpengine should start (package rtpengine-daemon)");
+    let (alice, mut a) = MediaSession::new(MediaConfig::loopback()).await.expect("alice's session");
+    let (bob, mut b) = MediaSession::new(MediaConfig::loopback()).await.expect("bob's session");
+    let call_id = format!("warmline-anchored-{}", std::process::id());
+
+    let offer = alice.create_offer().await.expect("alice's offer");
+    assert!(!offer.contains("c=IN IP4 0.0.0.0"), "the offer names its default candidate:\n{offer}");
+    let relayed_offer = anchor(&mut rtpengine, "offer", &call_id, None, offer).await;
+    assert!(relayed_offer.contains("a=sendrecv"), "not a hold:\n{relayed_offer}");
+    let answer = bob.accept_offer(&relayed_offer).await.expect("bob answers rtpengine's offer");
+    assert!(!answer.contains("m=audio 0 "), "bob accepts the audio:\n{relayed_offer}\n---\n{answer}");
+    let relayed_answer = anchor(&mut rtpengine, "answer", &call_id, Some("bob"), answer).await;
+    alice.accept_answer(&relayed_answer).await.expect("alice applies rtpengine's answer");
+
+    let _tones = (play_tone(a.input.clone(), OUR_TONE), play_tone(b.input.clone(), PEER_TONE));
+    wait_for(&mut a, "alice: ICE + DTLS to rtpengine", |e| *e == MediaEvent::Connected).await;
+    wait_for(&mut b, "bob: ICE + DTLS to rtpengine", |e| *e == MediaEvent::Connected).await;
+    let (alice_hears, bob_hears) = tokio::join!(share_heard(&mut a, PEER_TONE), share_heard(&mut b, OUR_TONE));
+    eprintln!("through rtpengine: alice hears bob in {alice_hears:.3}, bob hears alice in {bob_hears:.3}");
+    assert!(alice_hears >= 0.98, "alice hears bob through rtpengine: {alice_hears}");
+    assert!(bob_hears >= 0.98, "bob hears alice through rtpengine: {bob_hears}");
+    let relayed = rtpengine.relayed().await.expect("rtpengine query");
+    assert!(relayed.iter().any(|(id, n)| *id == call_id && *n > 0), "the packets went through rtpengine: {relayed:?}");
+    alice.close().await.expect("close alice");
+    bob.close().await.expect("close bob");
+}
+
+/// rtpengine's rewrite of `sdp` (an `offer` from alice or an `answer` from
+/// bob) with WebRTC on both sides, as Kamailio's config asks for it.
+async fn anchor(rtpengine: &mut Rtpengine, command: &str, call_id: &str, to_tag: Option<&str>, sdp: String) -> String {
+    let mut request = Value::dict([
+        ("command", command.into()),
+        ("call-id", call_id.into()),
+        ("from-tag", "alice".into()),
+        ("sdp", sdp.into()),
+        ("transport-protocol", "UDP/TLS/RTP/SAVPF".into()),
+        ("ICE", "force".into()),
+        ("SDES", ["off"].into()),
+        ("replace", ["origin", "session-connection"].into()),
+    ]);
+    if let (Some(tag), Value::Dict(d)) = (to_tag, &mut request) {
+        d.insert(b"to-tag".to_vec(), tag.into());
+    }
+    let reply = rtpengine.request(request).await.unwrap_or_else(|e| panic!("rtpengine refused the {command}: {e}"));
+    sdp_of(&reply).unwrap_or_else(|e| panic!("rtpengine's {command}: {e}"))
 }

@@ -6,7 +6,9 @@
 //! the X display, D-Bus, keyring and audio the app needs.
 
 pub mod agent;
+pub mod bencode;
 pub mod daemon;
+pub mod rtpengine;
 pub mod webdriver;
 
 use std::path::{Path, PathBuf};

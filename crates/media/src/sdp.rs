@@ -244,9 +244,134 @@ pub fn with_telephone_event_8k(sdp: &str, pt: u8) -> String {
     out
 }
 
+/// `sdp` with the first audio section's placeholder address (`m=audio 9`,
+/// `c=IN IP4 0.0.0.0`, what a WebRTC stack writes before gathering) replaced
+/// by its default candidate (RFC 8839 4.2.1.2, JSEP 5.2.1): relayed first,
+/// then server reflexive, then host, component 1 over UDP, the highest
+/// priority within a type. A far end that ignores ICE (many SBCs and media
+/// relays) sends to this address, and to one of them `0.0.0.0` means hold
+/// (RFC 3264 8.4). A section with a real address, a rejected one (port 0)
+/// or one without candidates is left as it is. Line endings become CRLF.
+pub fn with_default_candidate(sdp: &str) -> String {
+    let lines: Vec<&str> = sdp.lines().map(str::trim_end).collect();
+    let Some(m) = lines.iter().position(|l| l.starts_with("m=audio")) else { return sdp.to_owned() };
+    let end = lines[m + 1..].iter().position(|l| l.starts_with("m=")).map_or(lines.len(), |i| m + 1 + i);
+    let section = &lines[m + 1..end];
+    let placeholder_port = lines[m].split(' ').nth(1) == Some("9");
+    let placeholder_addr = |l: &&str| *l == "c=IN IP4 0.0.0.0" || *l == "c=IN IP6 ::";
+    if !placeholder_port || !section.iter().any(placeholder_addr) {
+        return sdp.to_owned();
+    }
+    let rank = |kind: &str| match kind {
+        "relay" => 3,
+        "srflx" => 2,
+        "prflx" => 1,
+        _ => 0,
+    };
+    let best = section
+        .iter()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.strip_prefix("a=candidate:")?.split(' ').collect();
+            let (component, transport, priority, addr, port) = (f.get(1)?, f.get(2)?, f.get(3)?, f.get(4)?, f.get(5)?);
+            let kind = f.iter().position(|x| *x == "typ").and_then(|i| f.get(i + 1)).copied().unwrap_or("host");
+            let usable =
+                *component == "1" && transport.eq_ignore_ascii_case("udp") && addr.parse::<std::net::IpAddr>().is_ok();
+            usable.then(|| (rank(kind), priority.parse::<u64>().unwrap_or(0), *addr, *port))
+        })
+        .max_by_key(|&(rank, priority, ..)| (rank, priority));
+    let Some((_, _, addr, port)) = best else { return sdp.to_owned() };
+    let family = if addr.contains(':') { "IP6" } else { "IP4" };
+    let mut out = String::with_capacity(sdp.len() + 16);
+    for (i, line) in lines.iter().enumerate() {
+        if i == m {
+            let mut fields: Vec<&str> = line.split(' ').collect();
+            fields[1] = port;
+            out.push_str(&fields.join(" "));
+        } else if i > m && i < end && placeholder_addr(line) {
+            out.push_str(&format!("c=IN {family} {addr}"));
+        } else {
+            out.push_str(line);
+        }
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// An offer without a BUNDLE group (RFC 8843), as SBCs and media relays
+/// write them, with one for its audio section's `a=mid` added at session
+/// level; `None` when the offer has a group already or no `mid` to name.
+/// webrtc 0.21 answers a section outside the offer's BUNDLE group with
+/// port 0 (rejected), so the transport is shown the grouped offer and the
+/// answer goes out without the group again ([`without_bundle_group`]): an
+/// answer must not group what the offer did not (RFC 8843 7.3).
+pub fn with_bundle_group(offer: &str) -> Option<String> {
+    let lines: Vec<&str> = offer.lines().map(str::trim_end).collect();
+    if lines.iter().any(|l| l.starts_with("a=group:BUNDLE")) {
+        return None;
+    }
+    let m = lines.iter().position(|l| l.starts_with("m=audio"))?;
+    let end = lines[m + 1..].iter().position(|l| l.starts_with("m=")).map_or(lines.len(), |i| m + 1 + i);
+    let mid = lines[m + 1..end].iter().find_map(|l| l.strip_prefix("a=mid:"))?.trim();
+    let first_media = lines.iter().position(|l| l.starts_with("m="))?;
+    let mut out = String::with_capacity(offer.len() + 24);
+    for (i, line) in lines.iter().enumerate() {
+        if i == first_media {
+            out.push_str(&format!("a=group:BUNDLE {mid}\r\n"));
+        }
+        out.push_str(line);
+        out.push_str("\r\n");
+    }
+    Some(out)
+}
+
+/// `sdp` without its `a=group:BUNDLE` lines. Line endings become CRLF.
+pub fn without_bundle_group(sdp: &str) -> String {
+    sdp.lines().map(str::trim_end).filter(|l| !l.starts_with("a=group:BUNDLE")).map(|l| format!("{l}\r\n")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unbundled_offer_is_grouped_for_the_transport_and_the_answer_is_not() {
+        let relay = "v=0\r\ns=-\r\nt=0 0\r\nm=audio 4000 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 127.0.0.1\r\na=mid:0\r\n";
+        let grouped = with_bundle_group(relay).expect("a group to add");
+        assert!(grouped.contains("t=0 0\r\na=group:BUNDLE 0\r\nm=audio 4000"), "{grouped}");
+        assert_eq!(with_bundle_group(&grouped), None, "a grouped offer stays as it is");
+        assert_eq!(with_bundle_group("v=0\r\nm=audio 4000 RTP/AVP 0\r\n"), None, "no mid to name");
+        assert_eq!(without_bundle_group(&grouped), relay);
+    }
+
+    #[test]
+    fn the_default_candidate_replaces_the_placeholder_address() {
+        let gathered = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\n\
+                        a=candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host\r\n\
+                        a=candidate:1 2 udp 2130706431 127.0.0.1 50000 typ host\r\n\
+                        a=candidate:2 1 udp 1694498815 198.51.100.7 61000 typ srflx raddr 0.0.0.0 rport 0\r\n\
+                        a=candidate:3 1 tcp 1518280447 192.0.2.1 9 typ host tcptype active\r\n";
+        let out = with_default_candidate(gathered);
+        assert!(out.contains("m=audio 61000 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 198.51.100.7\r\n"), "{out}");
+
+        let relayed =
+            format!("{gathered}a=candidate:4 1 udp 16777215 203.0.113.9 3478 typ relay raddr 1.2.3.4 rport 5\r\n");
+        assert!(with_default_candidate(&relayed).contains("m=audio 3478 "), "a relay is the likeliest to work");
+        let v6 = "m=audio 9 RTP/SAVPF 0\r\nc=IN IP6 ::\r\na=candidate:1 1 UDP 99 ::1 4000 typ host\r\n";
+        assert!(with_default_candidate(v6).contains("m=audio 4000 RTP/SAVPF 0\r\nc=IN IP6 ::1\r\n"));
+    }
+
+    #[test]
+    fn a_real_address_a_rejected_section_or_no_candidate_is_left_alone() {
+        let real = "m=audio 4000 RTP/AVP 0\r\nc=IN IP4 192.0.2.1\r\na=candidate:1 1 udp 9 127.0.0.1 5 typ host\r\n";
+        assert_eq!(with_default_candidate(real), real);
+        let rejected = "m=audio 0 RTP/AVP 0\r\nc=IN IP4 0.0.0.0\r\na=candidate:1 1 udp 9 127.0.0.1 5 typ host\r\n";
+        assert_eq!(with_default_candidate(rejected), rejected);
+        let none = "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\n";
+        assert_eq!(with_default_candidate(none), none);
+        let garbage =
+            "m=audio 9 X\r\nc=IN IP4 0.0.0.0\r\na=candidate:\r\na=candidate:1 1 udp x not-an-ip 5 typ host\r\n";
+        assert_eq!(with_default_candidate(garbage), garbage);
+    }
 
     const OFFER: &str = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111 0 101\r\na=mid:0\r\na=rtpmap:111 opus/48000/2\r\n\
                          a=fmtp:111 minptime=10\r\na=rtcp-fb:111 transport-cc\r\na=rtpmap:0 PCMU/8000\r\n\

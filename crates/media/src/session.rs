@@ -262,7 +262,7 @@ impl MediaSession {
             .pc
             .local_description()
             .await
-            .map(|d| d.sdp)
+            .map(|d| sdp::with_default_candidate(&d.sdp))
             .ok_or(Error::Transport { what: "local description", reason: "none after set_local_description".into() })
     }
 
@@ -310,6 +310,9 @@ impl MediaSession {
             t = self.rebuild().await?;
         }
         let for_transport = self.one_event_rate(remote_sdp);
+        let unbundled = sdp::with_bundle_group(&for_transport);
+        let grouped_by_us = unbundled.is_some();
+        let for_transport = unbundled.unwrap_or(for_transport);
         let desc = RTCSessionDescription::offer(for_transport).map_err(transport_err("parse offer"))?;
         t.pc.set_remote_description(desc).await.map_err(transport_err("set remote offer"))?;
         self.remote_pts.learn(remote_sdp);
@@ -321,7 +324,8 @@ impl MediaSession {
         apply_direction(&*t.pc, wanted.answer_to(Direction::of_sdp(remote_sdp))).await?;
         let answer = t.pc.create_answer(None).await.map_err(transport_err("create answer"))?;
         t.pc.set_local_description(answer).await.map_err(transport_err("set local answer"))?;
-        self.local_sdp_after_gathering(&t).await
+        let answer = self.local_sdp_after_gathering(&t).await?;
+        Ok(if grouped_by_us { sdp::without_bundle_group(&answer) } else { answer })
     }
 
     /// An offer with telephone-event at both 48000 and 8000 (browsers send

@@ -4,11 +4,12 @@
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
-use warmline_e2e::daemon::{self, Daemon};
+use crate::daemon::{self, Daemon};
 
 use crate::bencode::Value;
 
 /// A running rtpengine bound to 127.0.0.1.
+#[derive(Debug)]
 pub struct Rtpengine {
     daemon: Daemon,
     ng: SocketAddr,
@@ -74,6 +75,38 @@ impl Rtpengine {
                 value.get("error-reason").and_then(Value::as_str)
             )),
         }
+    }
+
+    /// The ng control address (for Kamailio's `rtpengine_sock`).
+    pub fn ng_addr(&self) -> SocketAddr {
+        self.ng
+    }
+
+    /// The calls rtpengine holds now, each with the RTP packets it relayed
+    /// (summed over every stream of every party): proof that media went
+    /// through it rather than around it.
+    pub async fn relayed(&mut self) -> Result<Vec<(String, i64)>, String> {
+        let list = self.request(Value::dict([("command", "list".into())])).await?;
+        let ids: Vec<String> = list
+            .get("calls")
+            .and_then(Value::as_list)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect();
+        let mut calls = Vec::new();
+        for id in ids {
+            let query =
+                self.request(Value::dict([("command", "query".into()), ("call-id", id.as_str().into())])).await?;
+            let packets = query
+                .get("totals")
+                .and_then(|t| t.get("RTP"))
+                .and_then(|r| r.get("packets"))
+                .and_then(Value::as_int)
+                .unwrap_or(0);
+            calls.push((id, packets));
+        }
+        Ok(calls)
     }
 
     pub fn log_tail(&self) -> String {
