@@ -77,6 +77,9 @@ describe("the agent desktop, against the mock contact center", () => {
     await advance(1000);
     await fireEvent.click(screen.getByTestId("answer"));
     await advance();
+    // Lukas is not a favourite: he shows once searched for.
+    await fireEvent.input(screen.getByTestId("expert-search"), { target: { value: "Lukas" } });
+    await advance(600);
     await fireEvent.click(screen.getByRole("button", { name: "Warm transfer to Lukas Brandt" }));
     await advance(2500);
     expect(screen.getByTestId("transfer-status").textContent).toContain("Back with the customer");

@@ -99,4 +99,24 @@ describe("fold", () => {
     expect(v.experts.list[0]?.availability).toBe("Busy");
     expect(v.toasts).toEqual([{ id: 1, code: "media", message: "Headset unplugged", at: 3000 }]);
   });
+
+  it("ends a busy expert search with the reason when Microsoft 365 fails it", () => {
+    let v = beforeCommand(initialView(0), { cmd: "experts", query: "billing" });
+    expect(v.experts).toMatchObject({ query: "billing", searching: true, error: null });
+    // An error about something else leaves the search alone.
+    v = fold(v, { event: "error", code: "media", message: "Headset unplugged" }, 1000);
+    expect(v.experts.searching).toBe(true);
+    v = fold(v, { event: "error", code: "microsoft365", message: "Graph is unavailable" }, 2000);
+    expect(v.experts).toMatchObject({ searching: false, error: "Graph is unavailable" });
+    expect(v.toasts.map((t) => t.code)).toEqual(["media", "microsoft365"]);
+    // The next search starts clean, and its answer clears the error.
+    v = beforeCommand(v, { cmd: "experts", query: "bill" });
+    expect(v.experts.error).toBeNull();
+    v = fold(v, { event: "error", code: "microsoft365", message: "again" }, 3000);
+    v = fold(v, { event: "experts", query: "bill", experts: [] }, 4000);
+    expect(v.experts).toMatchObject({ searching: false, error: null });
+    // Not searching: a Microsoft 365 error is only a toast.
+    v = fold(v, { event: "error", code: "microsoft365", message: "presence" }, 5000);
+    expect(v.experts.error).toBeNull();
+  });
 });

@@ -90,7 +90,11 @@ export interface View {
   order: string[];
   /** Notes by call id. */
   notes: Record<string, NoteState>;
-  experts: { query: string; list: Expert[]; searching: boolean };
+  /**
+   * The last expert search. An empty query lists the favourites; `error` is
+   * why the last search failed (a Microsoft 365 error while searching).
+   */
+  experts: { query: string; list: Expert[]; searching: boolean; error: string | null };
   account: AccountState | null;
   sync: SyncStatus | null;
   history: { query: string; calls: HistoryEntry[]; searching: boolean };
@@ -116,7 +120,7 @@ export function initialView(now = 0): View {
     calls: {},
     order: [],
     notes: {},
-    experts: { query: "", list: [], searching: false },
+    experts: { query: "", list: [], searching: false, error: null },
     account: null,
     sync: null,
     history: { query: "", calls: [], searching: false },
@@ -231,7 +235,7 @@ export function beforeCommand(view: View, cmd: AgentCommand, expertName: string 
         pendingTransfer: { call: cmd.call ?? focusCall(view)?.id ?? "", to: cmd.to, name: expertName, mode: cmd.mode },
       };
     case "experts":
-      return { ...view, experts: { ...view.experts, query: cmd.query, searching: true } };
+      return { ...view, experts: { ...view.experts, query: cmd.query, searching: true, error: null } };
     case "history":
       return { ...view, history: { ...view.history, query: cmd.query ?? "", searching: true } };
     default:
@@ -371,7 +375,7 @@ export function fold(view: View, ev: AgentEvent, now: number): View {
       };
     }
     case "experts":
-      return { ...view, experts: { query: ev.query, list: ev.experts, searching: false } };
+      return { ...view, experts: { query: ev.query, list: ev.experts, searching: false, error: null } };
     case "presence": {
       const list = view.experts.list.map((e) => (e.id === ev.expert.id ? ev.expert : e));
       return { ...view, experts: { ...view.experts, list } };
@@ -386,8 +390,15 @@ export function fold(view: View, ev: AgentEvent, now: number): View {
       return { ...view, devices: ev.devices };
     case "level":
       return { ...view, level: ev.input };
-    case "error":
-      return addToast(view, ev.code, ev.message, now);
+    case "error": {
+      // A search that Graph refused answers with an error, not `experts`:
+      // the panel stops showing it as busy and says why.
+      const next =
+        ev.code === "microsoft365" && view.experts.searching
+          ? { ...view, experts: { ...view.experts, searching: false, error: ev.message } }
+          : view;
+      return addToast(next, ev.code, ev.message, now);
+    }
     default:
       return view;
   }

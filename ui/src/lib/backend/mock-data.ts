@@ -252,7 +252,8 @@ export const sampleHistory: HistoryEntry[] = [
     started_ms: hours(31),
     duration_s: 903,
     disposition: "escalated",
-    transferred_to: "Lukas Brandt",
+    // As the agent records it: the SIP URI the transfer dialled (Lukas Brandt's).
+    transferred_to: "sip:+442079460101@sbc.contoso.example;user=phone",
     notes: "Outage in postcode area SW1; escalated to network team.",
   },
 ];

@@ -75,6 +75,28 @@ describe("mock contact center", () => {
     expect(await mock.command({ cmd: "experts", query: "" })).toMatchObject({ status: "error", error: { code: "not_available" } });
   });
 
+  it("answers an empty expert query with the favourites, as the agent does", async () => {
+    await mock.command({ cmd: "experts", query: "" });
+    vi.advanceTimersByTime(300);
+    const answer = events.filter((e) => e.event === "experts").at(-1);
+    expect(answer?.event === "experts" && answer.experts.map((e) => [e.name, e.favourite])).toEqual([
+      ["Amara Okafor", true],
+      ["Sofía Herrera", true],
+    ]);
+  });
+
+  it("offers the default configuration's dispositions", async () => {
+    const snap = await mock.snapshot();
+    const ready = snap.status === "ok" ? snap.data.find((e) => e.event === "ready") : undefined;
+    expect(ready?.event === "ready" && ready.session.dispositions.map((d) => d.code)).toEqual([
+      "resolved",
+      "follow_up",
+      "escalated",
+      "callback",
+      "wrong_number",
+    ]);
+  });
+
   it("wraps up with a disposition and becomes available again", async () => {
     const call = mock.ring();
     await mock.command({ cmd: "answer", call });

@@ -77,9 +77,11 @@ const SESSION: SessionInfo = {
   backend: "lab",
   away_reasons: ["Break", "Lunch", "Training", "Meeting"],
   dispositions: [
+    // The default configuration's codes and labels (crates/agent/src/config.rs).
     { code: "resolved", label: "Resolved" },
-    { code: "callback", label: "Callback needed" },
+    { code: "follow_up", label: "Follow-up needed" },
     { code: "escalated", label: "Escalated" },
+    { code: "callback", label: "Callback scheduled" },
     { code: "wrong_number", label: "Wrong number" },
   ],
   wrap_up_seconds: 60,
@@ -140,10 +142,14 @@ export function mockBackend(options: MockOptions = {}): MockBackend {
   }
   const history: HistoryEntry[] = structuredClone(sampleHistory);
   let lastExpertQuery = "";
+  /** The last search's people: a favourite change lists them again, as the agent does. */
+  let lastExpertIds: string[] = [];
   let callSeq = 0;
   let noteSeq = 0;
   let customerSeq = 0;
   let transfer: { customer: string; consult: string; to: string } | null = null;
+  /** Where completed transfers went, by the customer's call: the target as dialled, as the agent records it. */
+  const transferredTo = new Map<string, string>();
   let meter: ReturnType<typeof setInterval> | null = null;
   let quality: ReturnType<typeof setInterval> | null = null;
   let ringTimer: ReturnType<typeof setTimeout> | null = null;
@@ -327,7 +333,7 @@ export function mockBackend(options: MockOptions = {}): MockBackend {
         started_ms: Date.now(),
         duration_s: 0,
         disposition,
-        transferred_to: null,
+        transferred_to: transferredTo.get(wrapCall) ?? null,
         notes: text,
       });
     }
@@ -385,20 +391,29 @@ export function mockBackend(options: MockOptions = {}): MockBackend {
     return OK;
   }
 
+  // As the agent does: an empty query lists the favourites.
   function searchExperts(query: string): void {
     lastExpertQuery = query;
     const q = query.trim().toLowerCase();
     const list = expertList
-      .filter(
-        (e) =>
-          !q ||
-          e.name.toLowerCase().includes(q) ||
-          (e.department ?? "").toLowerCase().includes(q) ||
-          (e.title ?? "").toLowerCase().includes(q) ||
-          e.skills.some((s) => s.toLowerCase().includes(q)),
+      .filter((e) =>
+        !q
+          ? e.favourite
+          : e.name.toLowerCase().includes(q) ||
+            (e.department ?? "").toLowerCase().includes(q) ||
+            (e.title ?? "").toLowerCase().includes(q) ||
+            e.skills.some((s) => s.toLowerCase().includes(q)),
       )
       .sort((a, b) => Number(b.favourite) - Number(a.favourite) || a.name.localeCompare(b.name));
+    lastExpertIds = list.map((e) => e.id);
     later(250, () => emit({ event: "experts", query, experts: structuredClone(list) }));
+  }
+
+  function listExpertsAgain(): void {
+    const list = expertList
+      .filter((e) => lastExpertIds.includes(e.id))
+      .sort((a, b) => Number(b.favourite) - Number(a.favourite) || a.name.localeCompare(b.name));
+    later(250, () => emit({ event: "experts", query: lastExpertQuery, experts: structuredClone(list) }));
   }
 
   function run(cmd: AgentCommand): Outcome<null> {
@@ -494,6 +509,7 @@ export function mockBackend(options: MockOptions = {}): MockBackend {
               return;
             }
             emit({ event: "transfer", call: c.id, phase: "completed" });
+            transferredTo.set(c.id, cmd.to);
             endCall(c, `Transferred to ${expert?.name ?? cmd.to}`);
           });
           return OK;
@@ -533,6 +549,7 @@ export function mockBackend(options: MockOptions = {}): MockBackend {
         transfer = null;
         if (cmd.cmd === "complete_transfer") {
           emit({ event: "transfer", call: customer.id, phase: "completed" });
+          transferredTo.set(customer.id, t.to);
           setCall(leg, { state: "ended", reason: "Transferred" });
           const name = expertList.find((e) => e.dial === t.to)?.name ?? t.to;
           endCall(customer, `Transferred to ${name}`);
@@ -563,7 +580,7 @@ export function mockBackend(options: MockOptions = {}): MockBackend {
         if (!e) return fail("invalid_command", "Unknown expert.");
         e.favourite = cmd.on;
         emit({ event: "presence", expert: structuredClone(e) });
-        searchExperts(lastExpertQuery);
+        listExpertsAgain();
         return OK;
       }
       case "history": {
