@@ -99,9 +99,9 @@ async fn realtime_routed_call_with_screen_pop_synced_note_and_wrap_up_lands_in_t
     let row = &calls[0];
     assert_eq!(row.party, CUSTOMER);
     assert_eq!(row.direction, "inbound");
-    // `row.queue` is not checked: the history never carries the queue
-    // (crates/agent/src/session/records.rs fills it with None; the store's
-    // call rows have no queue column).
+    assert_eq!(row.queue.as_deref(), Some("billing"), "the queue it was routed from: {row:?}");
+    assert_eq!(row.case, case, "the contact center's case id: {row:?}");
+    assert_eq!(row.consult_for, None);
     assert_eq!(row.disposition.as_deref(), Some("resolved"));
     assert!(row.notes.contains("payment plan"), "{row:?}");
     assert!(row.duration_s >= 3, "the call lasted the measured span at least: {row:?}");

@@ -242,6 +242,11 @@ pub struct HistoryEntry {
     pub name: Option<String>,
     /// The queue, for routed calls.
     pub queue: Option<String>,
+    /// The contact center's case id, for routed calls.
+    pub case: Option<String>,
+    /// For a warm transfer's consult call: the customer call (its `call`)
+    /// it was made for.
+    pub consult_for: Option<CallId>,
     /// When it started, Unix milliseconds.
     pub started_ms: f64,
     /// How long it lasted, seconds (0 when unanswered).

@@ -80,6 +80,13 @@ pub struct CallStart {
     pub remote_display: Option<String>,
     /// When it started ringing.
     pub started_at: Timestamp,
+    /// The queue the contact center routed it from.
+    pub queue: Option<String>,
+    /// The case id the contact center gave it.
+    pub case_id: Option<String>,
+    /// For a warm transfer's consult call: the `call_uid` of the customer
+    /// call it was made for.
+    pub consult_for: Option<String>,
 }
 
 /// A transfer of a call to someone else.
@@ -128,22 +135,26 @@ pub struct CallRecord {
 }
 
 const CALL_COLUMNS: &str = "id, call_uid, direction, local_party, remote_party, remote_display, started_at, \
-     answered_at, ended_at, disposition, mos, loss_percent, jitter_ms";
+     answered_at, ended_at, disposition, mos, loss_percent, jitter_ms, queue, case_id, consult_for";
 
 impl Store {
     /// Records a new call.
     pub fn record_call_started(&self, start: &CallStart) -> Result<()> {
         self.write(|tx| {
             tx.execute(
-                "INSERT INTO calls (call_uid, direction, local_party, remote_party, remote_display, started_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO calls (call_uid, direction, local_party, remote_party, remote_display, started_at,
+                                    queue, case_id, consult_for)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
                     start.call_uid,
                     start.direction.as_text(),
                     start.local_party,
                     start.remote_party,
                     start.remote_display,
-                    start.started_at
+                    start.started_at,
+                    start.queue,
+                    start.case_id,
+                    start.consult_for
                 ],
             )?;
             Ok(())
@@ -279,6 +290,9 @@ fn call_from_row(r: &Row<'_>) -> rusqlite::Result<(i64, CallRecord)> {
                 remote_party: r.get(4)?,
                 remote_display: r.get(5)?,
                 started_at: r.get(6)?,
+                queue: r.get(13)?,
+                case_id: r.get(14)?,
+                consult_for: r.get(15)?,
             },
             answered_at: r.get(7)?,
             ended_at: r.get(8)?,
@@ -327,6 +341,9 @@ mod tests {
             remote_party: "+442079460018".into(),
             remote_display: Some("Ada".into()),
             started_at: t(1_000),
+            queue: Some("billing".into()),
+            case_id: Some("CASE-1042".into()),
+            consult_for: None,
         };
         store.record_call_started(&start).expect("start");
         store.record_call_answered(&start.call_uid, t(4_000)).expect("answer");
@@ -363,6 +380,24 @@ mod tests {
         );
         assert_eq!(store.recent_calls(Some("+442079460018"), 10).expect("recent").len(), 1);
         assert!(store.recent_calls(Some("+15550000000"), 10).expect("recent").is_empty());
+    }
+
+    #[test]
+    fn a_consult_call_names_the_customer_call_it_was_made_for() {
+        let (_dir, store) = plaintext_store();
+        let consult = CallStart {
+            call_uid: "consult-1".into(),
+            direction: Direction::Outbound,
+            local_party: "sip:alice@sbc.example.com".into(),
+            remote_party: "sip:bob@contoso.com".into(),
+            remote_display: None,
+            started_at: t(2_000),
+            queue: None,
+            case_id: None,
+            consult_for: Some("customer-1".into()),
+        };
+        store.record_call_started(&consult).expect("start");
+        assert_eq!(store.call("consult-1").expect("call").start.consult_for.as_deref(), Some("customer-1"));
     }
 
     #[test]

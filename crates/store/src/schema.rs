@@ -11,10 +11,10 @@ use rusqlite::Connection;
 use crate::error::Result;
 
 /// The schema version this build writes.
-pub const CURRENT_VERSION: i64 = 2;
+pub const CURRENT_VERSION: i64 = 3;
 
 /// The SQL of each migration; index 0 creates version 1 from an empty file.
-const MIGRATIONS: [&str; 2] = [V1, V2];
+const MIGRATIONS: [&str; 3] = [V1, V2, V3];
 
 /// The first released schema: notes with revisions, a customer cache by
 /// phone number, and call history.
@@ -169,6 +169,15 @@ CREATE TRIGGER customers_fts_update AFTER UPDATE OF display_name, fields ON cust
     INSERT INTO customers_fts (rowid, display_name, fields) VALUES (new.id, new.display_name, new.fields);
 END;
 INSERT INTO customers_fts (customers_fts) VALUES ('rebuild');
+";
+
+/// Where a call came from and what it belonged to: the queue and case the
+/// contact center routed it with, and for a warm transfer's consult call,
+/// the customer call it was made for.
+const V3: &str = "
+ALTER TABLE calls ADD COLUMN queue TEXT;
+ALTER TABLE calls ADD COLUMN case_id TEXT;
+ALTER TABLE calls ADD COLUMN consult_for TEXT;
 ";
 
 /// The SQL that takes an empty database to `version` (for building test

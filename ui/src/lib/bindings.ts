@@ -786,6 +786,13 @@ export type HistoryEntry_Deserialize = {
 	name?: string | null,
 	/**  The queue, for routed calls. */
 	queue?: string | null,
+	/**  The contact center's case id, for routed calls. */
+	case?: string | null,
+	/**
+	 *  For a warm transfer's consult call: the customer call (its `call`)
+	 *  it was made for.
+	 */
+	consult_for?: string | null,
 	/**  When it started, Unix milliseconds. */
 	started_ms: number | null,
 	/**  How long it lasted, seconds (0 when unanswered). */
@@ -810,6 +817,13 @@ export type HistoryEntry_Serialize = {
 	name: string | null,
 	/**  The queue, for routed calls. */
 	queue: string | null,
+	/**  The contact center's case id, for routed calls. */
+	case: string | null,
+	/**
+	 *  For a warm transfer's consult call: the customer call (its `call`)
+	 *  it was made for.
+	 */
+	consult_for: string | null,
 	/**  When it started, Unix milliseconds. */
 	started_ms: number | null,
 	/**  How long it lasted, seconds (0 when unanswered). */

@@ -103,16 +103,9 @@ impl Records {
         self.phones.normalise(user).map(|e| e.as_str().to_owned()).unwrap_or_else(|| raw.to_owned())
     }
 
-    pub fn call_started(&self, uid: &str, direction: Direction, local: &str, remote: &str, display: Option<&str>) {
+    /// A new call into the history.
+    pub fn call_started(&self, start: CallStart) {
         let Some(store) = &self.store else { return };
-        let start = CallStart {
-            call_uid: uid.to_owned(),
-            direction,
-            local_party: local.to_owned(),
-            remote_party: remote.to_owned(),
-            remote_display: display.map(str::to_owned),
-            started_at: now(),
-        };
         if let Err(e) = store.record_call_started(&start) {
             tracing::warn!("history: {e}");
         }
@@ -325,7 +318,9 @@ impl Records {
                 },
                 party: c.start.remote_party.clone(),
                 name: c.start.remote_display.clone(),
-                queue: None,
+                queue: c.start.queue.clone(),
+                case: c.start.case_id.clone(),
+                consult_for: c.start.consult_for.clone(),
                 started_ms: c.start.started_at.millis() as f64,
                 duration_s: match (c.answered_at, c.ended_at) {
                     (Some(a), Some(e)) => e.since(a).as_secs() as u32,

@@ -348,7 +348,7 @@ impl Runner {
             }
             AgentCommand::Dial { to } => {
                 let uri = self.target(&to)?;
-                self.dial(uri).await.map(|_| ())
+                self.dial(uri, None).await.map(|_| ())
             }
             AgentCommand::Hold { call } => {
                 let id = self.pick(call.as_deref(), Call::live, "active")?;
@@ -649,7 +649,9 @@ impl Runner {
         Ok(session)
     }
 
-    async fn dial(&mut self, uri: Uri) -> Result<ua::CallId, Error> {
+    /// Calls `uri`; `consult_for` names the customer call (its history id)
+    /// when this is a warm transfer's consult call.
+    async fn dial(&mut self, uri: Uri, consult_for: Option<String>) -> Result<ua::CallId, Error> {
         let uri_text = match &uri {
             Uri::Sip(u) => u.user.as_ref().map(|user| format!("{user}@{}", u.host)),
             _ => None,
@@ -692,7 +694,17 @@ impl Runner {
         c.uid = uid.clone();
         c.party = party.clone();
         let local = self.config.sip.aor.to_string();
-        self.records.call_started(&uid, warmline_store::Direction::Outbound, &local, &party, None);
+        self.records.call_started(warmline_store::CallStart {
+            call_uid: uid,
+            direction: warmline_store::Direction::Outbound,
+            local_party: local,
+            remote_party: party,
+            remote_display: None,
+            started_at: warmline_store::Timestamp::now(),
+            queue: None,
+            case_id: None,
+            consult_for,
+        });
         self.show_state();
         Ok(id)
     }
@@ -771,7 +783,8 @@ impl Runner {
         if self.calls.get(&customer).is_some_and(|c| !c.held) {
             self.reoffer(customer, Reoffer::Hold).await?;
         }
-        let consult = match self.dial(expert).await {
+        let customer_uid = self.calls.get(&customer).map(|c| c.uid.clone()).filter(|u| !u.is_empty());
+        let consult = match self.dial(expert, customer_uid).await {
             Ok(id) => id,
             Err(e) => {
                 self.reoffer(customer, Reoffer::Resume).await?;
@@ -1012,13 +1025,17 @@ impl Runner {
         let party = self.records.normalise(&from);
         let uid = format!("{}-{}", self.session_tag, call_name(call));
         let local = self.config.sip.aor.to_string();
-        self.records.call_started(
-            &uid,
-            warmline_store::Direction::Inbound,
-            &local,
-            &party,
-            caller.display_name.as_deref(),
-        );
+        self.records.call_started(warmline_store::CallStart {
+            call_uid: uid.clone(),
+            direction: warmline_store::Direction::Inbound,
+            local_party: local,
+            remote_party: party.clone(),
+            remote_display: caller.display_name.clone(),
+            started_at: warmline_store::Timestamp::now(),
+            queue: queue.clone(),
+            case_id: case.clone(),
+            consult_for: None,
+        });
         if let Some(c) = self.calls.get_mut(&call) {
             c.uid = uid;
             c.party = party.clone();
