@@ -145,6 +145,69 @@ async fn realtime_warm_transfer_customer_hears_no_consult_then_talks_to_the_expe
     w.agent.quit().await;
 }
 
+/// Conference: from the consult the agent joins the customer in, and all
+/// three hear each other (the agent's mixer gives each the other two); the
+/// agent then leaves with a completed transfer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn realtime_conference_lets_all_three_hear_each_other_then_the_agent_leaves() {
+    let mut w = World::start("conference", None).await;
+    let expert_record = w.expert(Answer::AfterSecs(0.5), Some("expert-heard.wav")).expect("recorded");
+    let (customer, record) = w.call(CUSTOMER, "billing", Some("customer-heard.wav"));
+    let (call, _) = answered(&mut w).await;
+    w.agent.command(transfer(TransferMode::Warm)).await;
+    w.agent.transfer(TransferPhase::Consulting).await;
+    let consult = w
+        .agent
+        .wait("the consult connected", |e| match e {
+            AgentEvent::Call { call: c, state: CallState::Connected } if *c != call => Some(c.clone()),
+            _ => None,
+        })
+        .await;
+    w.agent.media_flows(&consult).await;
+
+    w.agent.command(AgentCommand::Conference).await;
+    w.agent.transfer(TransferPhase::Conference).await;
+    w.agent.call_state(Some(&call), CallState::Connected).await;
+    w.agent.media_flows(&call).await;
+    let span = play(&[&w.agent], SPAN).await[0];
+    assert_hears(&w.agent, span, CUSTOMER_HZ, "conference: the agent hears the customer");
+    assert_hears(&w.agent, span, EXPERT_HZ, "conference: the agent hears the expert");
+
+    w.agent.command(AgentCommand::CompleteTransfer).await;
+    w.agent.transfer(TransferPhase::Completed).await;
+    w.agent.ended(&call).await;
+    w.agent.ended(&consult).await;
+    // Long enough after the agent left that the recordings show it.
+    let _ = play(&[&w.agent], SPAN).await;
+    let heard = w.customer_hangs_up(&customer, record.as_deref().expect("recorded")).await;
+    let expert = w.expert_recording(&expert_record).await;
+
+    // The customer: on hold during the consult, then the expert and the
+    // agent together until the agent leaves.
+    let joined = heard.first(EXPERT_HZ, 0, 5).expect("the customer heard the expert") + SETTLE;
+    let left = heard.first_without(AGENT_HZ, joined, 10).expect("the agent left the customer's call");
+    heard.assert_hears(
+        joined,
+        left.saturating_sub(5),
+        EXPERT_HZ,
+        MEASURED,
+        "conference: the customer hears the expert",
+    );
+    heard.assert_hears(joined, left.saturating_sub(5), AGENT_HZ, MEASURED, "conference: the customer hears the agent");
+    // The expert: the agent alone in the consult, then both.
+    let joined = expert.first(CUSTOMER_HZ, 0, 5).expect("the expert heard the customer") + SETTLE;
+    let left = expert.first_without(AGENT_HZ, joined, 10).expect("the agent left the expert's call");
+    expert.assert_hears(
+        joined,
+        left.saturating_sub(5),
+        CUSTOMER_HZ,
+        MEASURED,
+        "conference: the expert hears the customer",
+    );
+    expert.assert_hears(joined, left.saturating_sub(5), AGENT_HZ, MEASURED, "conference: the expert hears the agent");
+    w.agent.quit().await;
+}
+
 /// Blind: the customer is handed over at once and ends up with the expert.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn realtime_blind_transfer_leaves_the_customer_with_the_expert() {

@@ -67,6 +67,13 @@ impl ToneDetector {
         Self { rate, freq, min_ratio: 0.5, min_rms: 0.01 }
     }
 
+    /// The same detector with another share of the window's energy the
+    /// tone must hold: 0.5 (the default) asks for a dominant tone; a mix of
+    /// two voices (a conference) gives each about half, so it needs less.
+    pub fn with_min_ratio(self, min_ratio: f32) -> Self {
+        Self { min_ratio, ..self }
+    }
+
     /// Goertzel power at the detector's frequency divided by the window's
     /// total power: about 1.0 for a pure tone, near 0.0 for anything else.
     pub fn ratio(&self, window: &[i16]) -> f32 {
