@@ -49,6 +49,29 @@ describe("mock contact center", () => {
     await mock.command({ cmd: "complete_transfer" });
     expect(kinds()).toEqual(["transfer:completed", "call:ended", "call:ended", "state"]);
     expect(events.at(-1)).toEqual({ event: "state", agent: { state: "wrap_up", seconds_left: 60 } });
+    // The history, already in wrap-up: the customer's call, transferred, and
+    // the consult call that names it; the disposition once wrap-up is done.
+    const history = async () => {
+      events.length = 0;
+      await mock.command({ cmd: "history", query: "" });
+      vi.advanceTimersByTime(200);
+      return events.find((e) => e.event === "history")?.calls ?? [];
+    };
+    let calls = await history();
+    expect(calls.find((c) => c.call === call)).toMatchObject({
+      queue: "Billing",
+      case: "CS-40213",
+      consult_for: null,
+      transferred_to: "+442079460100",
+      disposition: null,
+    });
+    expect(calls.filter((c) => c.consult_for === call)).toEqual([
+      expect.objectContaining({ direction: "outbound", party: "+442079460100", duration_s: 0, queue: null, case: null }),
+    ]);
+    await mock.command({ cmd: "wrapup", disposition: "escalated" });
+    calls = await history();
+    expect(calls.find((c) => c.call === call)).toMatchObject({ disposition: "escalated", case: "CS-40213" });
+    expect(calls.filter((c) => c.consult_for === call)).toHaveLength(1);
   });
 
   it("returns to the customer when the expert is busy", async () => {

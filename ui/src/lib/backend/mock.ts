@@ -67,6 +67,9 @@ interface SimCall {
   /** The consult leg's customer call. */
   consultFor: string | null;
   answered: boolean;
+  /** When it started ringing or dialling, and when it was answered (Unix ms), for the history. */
+  startedMs: number;
+  answeredMs: number | null;
 }
 
 const SESSION: SessionInfo = {
@@ -155,6 +158,8 @@ export function mockBackend(options: MockOptions = {}): MockBackend {
   let ringTimer: ReturnType<typeof setTimeout> | null = null;
   let wrapTimer: ReturnType<typeof setTimeout> | null = null;
   let wrapCall: string | null = null;
+  /** The wrapped-up call's history row: listed from the call's end, its disposition and notes filled in at wrap-up's end. */
+  let wrapEntry: HistoryEntry | null = null;
 
   function emit(e: AgentEvent): void {
     for (const l of [...listeners]) l(e);
@@ -196,8 +201,35 @@ export function mockBackend(options: MockOptions = {}): MockBackend {
   function setCall(c: SimCall, state: CallState): void {
     c.state = state;
     emit({ event: "call", call: c.id, state });
-    if (state.state === "ended") calls.delete(c.id);
+    if (state.state === "ended") {
+      calls.delete(c.id);
+      if (c.consultFor) recordConsult(c);
+    }
     updateQualityTimer();
+  }
+  function secondsSince(ms: number | null): number {
+    return ms === null ? 0 : Math.max(0, Math.round((Date.now() - ms) / 1000));
+  }
+  /**
+   * A warm transfer's consult call into the history when it ends, naming the
+   * customer call it was made for, as the agent records it (the agent adds
+   * the row when it dials; newest first either way).
+   */
+  function recordConsult(c: SimCall): void {
+    history.unshift({
+      call: c.id,
+      direction: "outbound",
+      party: c.remote,
+      name: null,
+      queue: null,
+      case: null,
+      consult_for: c.consultFor,
+      started_ms: c.startedMs,
+      duration_s: secondsSince(c.answeredMs),
+      disposition: null,
+      transferred_to: null,
+      notes: "",
+    });
   }
   function live(): SimCall[] {
     return [...calls.values()];
@@ -270,7 +302,7 @@ export function mockBackend(options: MockOptions = {}): MockBackend {
     const pool = hostile ? [hostileCustomer, ...customers] : customers;
     const customer = pool[customerSeq++ % pool.length] as SampleCustomer;
     const id = `call-${++callSeq}`;
-    const c: SimCall = { id, state: { state: "ringing" }, customer, remote: customer.phone, consultFor: null, answered: false };
+    const c: SimCall = { id, state: { state: "ringing" }, customer, remote: customer.phone, consultFor: null, answered: false, startedMs: Date.now(), answeredMs: null };
     calls.set(id, c);
     emit({
       event: "incoming",
@@ -312,6 +344,23 @@ export function mockBackend(options: MockOptions = {}): MockBackend {
   function startWrapUp(call: SimCall): void {
     if (live().some((c) => !c.consultFor)) return;
     wrapCall = call.id;
+    const c = contexts.get(call.id);
+    // Newer than its consult calls' rows, which were listed as they ended.
+    wrapEntry = {
+      call: call.id,
+      direction: "inbound",
+      party: c?.phone ?? "",
+      name: c?.name ?? null,
+      queue: c?.queue ?? null,
+      case: c?.case ?? null,
+      consult_for: null,
+      started_ms: call.startedMs,
+      duration_s: secondsSince(call.answeredMs),
+      disposition: null,
+      transferred_to: transferredTo.get(call.id) ?? null,
+      notes: "",
+    };
+    history.unshift(wrapEntry);
     const secs = SESSION.wrap_up_seconds;
     setAgent({ state: "wrap_up", seconds_left: secs });
     cancel(wrapTimer);
@@ -321,23 +370,13 @@ export function mockBackend(options: MockOptions = {}): MockBackend {
   function finishWrapUp(disposition: string | null): void {
     cancel(wrapTimer);
     wrapTimer = null;
-    const c = wrapCall ? contexts.get(wrapCall) : undefined;
-    if (wrapCall) {
-      const text = [...notes.values()].filter((n) => n.call === wrapCall).map((n) => n.text).join("\n");
-      history.unshift({
-        call: wrapCall,
-        direction: "inbound",
-        party: c?.phone ?? "",
-        name: c?.name ?? null,
-        queue: c?.queue ?? null,
-        started_ms: Date.now(),
-        duration_s: 0,
-        disposition,
-        transferred_to: transferredTo.get(wrapCall) ?? null,
-        notes: text,
-      });
+    if (wrapEntry) {
+      const call = wrapEntry.call;
+      wrapEntry.disposition = disposition;
+      wrapEntry.notes = [...notes.values()].filter((n) => n.call === call).map((n) => n.text).join("\n");
     }
     wrapCall = null;
+    wrapEntry = null;
     setAgent({ state: "available" });
     scheduleRing();
   }
@@ -436,6 +475,7 @@ export function mockBackend(options: MockOptions = {}): MockBackend {
         if (c.state.state !== "ringing") return fail("signalling", "That call is not ringing.");
         for (const other of live()) if (other !== c && other.state.state === "connected") setCall(other, { state: "held" });
         c.answered = true;
+        c.answeredMs = Date.now();
         setCall(c, { state: "connected" });
         if (agent.state !== "on_call") setAgent({ state: "on_call" });
         return OK;
@@ -453,7 +493,7 @@ export function mockBackend(options: MockOptions = {}): MockBackend {
         if (/^\+?1?900/.test(to)) return fail("dial_refused", "Premium-rate numbers are blocked by the dial policy.");
         for (const other of live()) if (other.state.state === "connected") setCall(other, { state: "held" });
         const id = `call-${++callSeq}`;
-        const c: SimCall = { id, state: { state: "dialing" }, customer: null, remote: to, consultFor: null, answered: false };
+        const c: SimCall = { id, state: { state: "dialing" }, customer: null, remote: to, consultFor: null, answered: false, startedMs: Date.now(), answeredMs: null };
         calls.set(id, c);
         cancel(ringTimer);
         setCall(c, { state: "dialing" });
@@ -462,6 +502,7 @@ export function mockBackend(options: MockOptions = {}): MockBackend {
         later(2500, () => {
           if (!calls.has(id)) return;
           c.answered = true;
+          c.answeredMs = Date.now();
           setCall(c, { state: "connected" });
         });
         return OK;
@@ -516,7 +557,7 @@ export function mockBackend(options: MockOptions = {}): MockBackend {
         }
         if (c.state.state === "connected") setCall(c, { state: "held" });
         const id = `call-${++callSeq}`;
-        const leg: SimCall = { id, state: { state: "dialing" }, customer: null, remote: cmd.to, consultFor: c.id, answered: false };
+        const leg: SimCall = { id, state: { state: "dialing" }, customer: null, remote: cmd.to, consultFor: c.id, answered: false, startedMs: Date.now(), answeredMs: null };
         calls.set(id, leg);
         transfer = { customer: c.id, consult: id, to: cmd.to };
         emit({ event: "transfer", call: c.id, phase: "dialling_expert" });
@@ -532,6 +573,7 @@ export function mockBackend(options: MockOptions = {}): MockBackend {
             return;
           }
           leg.answered = true;
+          leg.answeredMs = Date.now();
           setCall(leg, { state: "connected" });
           emit({ event: "transfer", call: c.id, phase: "consulting" });
         });

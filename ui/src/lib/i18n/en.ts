@@ -196,6 +196,9 @@ export const en = {
   "history.outbound": "Outgoing",
   "history.missed": "Not answered",
   "history.transferred_to": "Transferred to {name}",
+  "history.consult": "Consult",
+  "history.consult_with": "Consult with {name}",
+  "history.consults_for": "Consult calls for {name}",
   "history.call_back": "Call back",
   "history.call_back_to": "Call back {name}",
 

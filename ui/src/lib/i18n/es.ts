@@ -197,6 +197,9 @@ export const es: Record<MessageKey, string> = {
   "history.outbound": "Saliente",
   "history.missed": "Sin contestar",
   "history.transferred_to": "Transferida a {name}",
+  "history.consult": "Consulta",
+  "history.consult_with": "Consulta con {name}",
+  "history.consults_for": "Llamadas de consulta de {name}",
   "history.call_back": "Devolver llamada",
   "history.call_back_to": "Devolver llamada a {name}",
 
