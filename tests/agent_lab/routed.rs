@@ -126,3 +126,34 @@ async fn realtime_routed_call_with_screen_pop_synced_note_and_wrap_up_lands_in_t
     assert_eq!(notes[0].body, text);
     assert!(notes[0].server_id.is_some() && notes[0].synced_revision >= 1, "synced to the CRM: {:?}", notes[0]);
 }
+
+/// A network change mid-call (Wi-Fi to Ethernet, say): the call shows
+/// `reconnecting`, restarts ICE with new credentials in a re-INVITE, and
+/// comes back `connected` with audio both ways.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn realtime_a_network_change_restarts_ice_and_the_call_goes_on() {
+    let mut w = World::start("network_change", None).await;
+    let (customer, record) = w.call(CUSTOMER, "billing", Some("customer-heard.wav"));
+    let call = w.agent.incoming().await;
+    w.agent.command(AgentCommand::Answer { call: None }).await;
+    w.agent.call_state(Some(&call), CallState::Connected).await;
+    w.agent.media_flows(&call).await;
+    let before = play(&[&w.agent], SPAN).await;
+    assert_hears(&w.agent, before[0], CUSTOMER_HZ, "before the network change");
+
+    w.agent.session.network_changed("test: wlan0 gone, eth0 new").await.expect("the session takes it");
+    w.agent.call_state(Some(&call), CallState::Reconnecting).await;
+    w.agent.call_state(Some(&call), CallState::Connected).await;
+    w.agent.media_flows(&call).await;
+    let after = play(&[&w.agent], SPAN).await;
+    assert_hears(&w.agent, after[0], CUSTOMER_HZ, "after the ICE restart");
+
+    w.agent.command(AgentCommand::Hangup { call: None }).await;
+    assert_eq!(w.agent.ended(&call).await, "local hangup");
+    // The customer heard the agent to the end: the restart lost no more
+    // than the settling windows.
+    let heard = w.customer_hangs_up(&customer, record.as_deref().expect("recorded")).await;
+    let first = heard.first(AGENT_HZ, 0, 5).expect("the customer heard the agent at all");
+    heard.assert_hears(first + SETTLE, heard.windows().saturating_sub(10), AGENT_HZ, MEASURED, "the whole call");
+    w.agent.quit().await;
+}

@@ -260,9 +260,11 @@ fn instance_id(seed: u64) -> String {
 }
 
 /// A request to the session task.
-struct Request {
-    command: AgentCommand,
-    reply: oneshot::Sender<Result<(), Error>>,
+enum Request {
+    /// A command, answered on `reply`.
+    Command { command: AgentCommand, reply: oneshot::Sender<Result<(), Error>> },
+    /// The host's network changed (why, for the log).
+    NetworkChanged(String),
 }
 
 /// A running agent session. Cheap to clone; every clone drives the same
@@ -294,8 +296,16 @@ impl Session {
     /// events.
     pub async fn command(&self, command: AgentCommand) -> Result<(), Error> {
         let (reply, rx) = oneshot::channel();
-        self.requests.send(Request { command, reply }).await.map_err(|_| Error::Closed)?;
+        self.requests.send(Request::Command { command, reply }).await.map_err(|_| Error::Closed)?;
         rx.await.map_err(|_| Error::Closed)?
+    }
+
+    /// Tells the session that the host's network changed (the session
+    /// watches the OS itself; a shell that learns it another way, a resume
+    /// from sleep say, calls this too). Every call restarts ICE with a
+    /// re-INVITE and shows `reconnecting` until its media is back.
+    pub async fn network_changed(&self, why: &str) -> Result<(), Error> {
+        self.requests.send(Request::NetworkChanged(why.to_owned())).await.map_err(|_| Error::Closed)
     }
 }
 

@@ -89,6 +89,7 @@ pub mod impair;
 pub mod jitter;
 pub mod level;
 pub mod mos;
+pub mod network;
 pub mod opus_codec;
 pub mod resample;
 pub mod sdp;

@@ -410,6 +410,11 @@ impl MediaSession {
         path::selected_path(&report)
     }
 
+    /// Whether ICE and DTLS are up on the current transport.
+    pub fn is_connected(&self) -> bool {
+        *self.shared.connected.borrow()
+    }
+
     /// How many times the transport was rebuilt under this call (0 until
     /// the far end re-anchors).
     pub fn transport_generation(&self) -> u64 {

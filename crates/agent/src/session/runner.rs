@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
+use warmline_media::network::NetworkChange;
 use warmline_media::sdp::Direction;
 use warmline_media::session::{MediaEvent, MediaSession};
 use warmline_sip::Uri;
 use warmline_sip::transport::{self, Handle, TransportEvent};
-use warmline_sip::ua::{self, EndReason, Event, TransferProgress, UserAgent};
+use warmline_sip::ua::{self, EndReason, Event, ReofferMethod, TransferProgress, UserAgent};
 
 use super::audio::{self, Control};
 use super::records::{Lookup, Records};
@@ -30,6 +31,8 @@ const QUIT_WITHIN: Duration = Duration::from_secs(5);
 enum Reoffer {
     Hold,
     Resume,
+    /// New ICE credentials after a network change, direction unchanged.
+    IceRestart,
 }
 
 struct Call {
@@ -52,6 +55,9 @@ struct Call {
     held: bool,
     remote_held: bool,
     deferred: Option<(Reoffer, Vec<u8>)>,
+    /// Restarting ICE after a network change: `reconnecting` is shown
+    /// until the media is back.
+    restarting: bool,
     /// A transfer under way: its target and whether it is warm.
     transfer: Option<(String, bool)>,
     /// The call's id in the store (unique across sessions).
@@ -81,6 +87,7 @@ impl Call {
             held: false,
             remote_held: false,
             deferred: None,
+            restarting: false,
             transfer: None,
             uid: String::new(),
             party: String::new(),
@@ -203,7 +210,16 @@ impl Runner {
             devices,
             teams,
         };
-        tokio::spawn(runner.run(requests, sip_events, media_rx, lookups));
+        // Without notifications (no netlink in a sandbox, say) calls just
+        // do not restart ICE by themselves; `Session::network_changed` still works.
+        let network = match warmline_media::network::watch(NETWORK_POLL) {
+            Ok(rx) => Some(rx),
+            Err(e) => {
+                tracing::warn!("not watching the network: {e}");
+                None
+            }
+        };
+        tokio::spawn(runner.run(requests, sip_events, media_rx, lookups, network));
         Ok(())
     }
 
@@ -213,6 +229,7 @@ impl Runner {
         mut sip: transport::Events<Event>,
         mut media: mpsc::UnboundedReceiver<(u32, MediaEvent)>,
         mut lookups: mpsc::UnboundedReceiver<Lookup>,
+        mut network: Option<mpsc::Receiver<NetworkChange>>,
     ) {
         self.emit(AgentEvent::Ready { session: self.config.info.clone() });
         self.emit(AgentEvent::Registration { registration: RegistrationState::Registering });
@@ -223,10 +240,17 @@ impl Runner {
             let wrap_up_ends = self.wrap_up.as_ref().map(|w| w.until);
             tokio::select! {
                 request = requests.recv() => {
-                    let Some(Request { command, reply }) = request else {
+                    let (command, reply) = match request {
+                        Some(Request::Command { command, reply }) => (command, reply),
+                        Some(Request::NetworkChanged(why)) => {
+                            self.network_changed(&why).await;
+                            continue;
+                        }
                         // Every Session handle is gone: leave as quit would.
-                        self.quit().await;
-                        return;
+                        None => {
+                            self.quit().await;
+                            return;
+                        }
                     };
                     let quit = command == AgentCommand::Quit;
                     let result = if quit { self.quit().await; Ok(()) } else { self.command(command).await };
@@ -250,6 +274,10 @@ impl Runner {
                 },
                 Some((key, event)) = media.recv() => self.media_event(key, event),
                 Some(lookup) = lookups.recv() => self.looked_up(lookup),
+                change = next_change(&mut network) => match change {
+                    Some(change) => self.network_changed(&change.to_string()).await,
+                    None => network = None,
+                },
                 () = sleep_until(deadline) => self.expert_did_not_answer().await,
                 () = sleep_until(wrap_up_ends) => self.end_wrap_up(),
             }
@@ -755,6 +783,7 @@ impl Runner {
             .ua(move |ua, now| match what {
                 Reoffer::Hold => ua.hold(now, id, offer),
                 Reoffer::Resume => ua.resume(now, id, offer),
+                Reoffer::IceRestart => ua.reoffer(now, id, offer, ReofferMethod::Invite),
             })
             .await?;
         match sent {
@@ -766,6 +795,45 @@ impl Runner {
                 other.map_err(Error::Sip)
             }
         }
+    }
+
+    /// The host's network changed: every connected call restarts ICE
+    /// (new credentials, new candidates) with a re-INVITE, and shows
+    /// `reconnecting` until its media is up again.
+    async fn network_changed(&mut self, why: &str) {
+        let calls: Vec<ua::CallId> =
+            self.calls.iter().filter(|(_, c)| c.connected && c.media.is_some()).map(|(id, _)| *id).collect();
+        tracing::info!("network changed ({why}): restarting ICE on {} call(s)", calls.len());
+        for id in calls {
+            if let Err(e) = self.restart_ice(id).await {
+                self.error(&e);
+            }
+        }
+    }
+
+    async fn restart_ice(&mut self, id: ua::CallId) -> Result<(), Error> {
+        let media = self.calls.get(&id).and_then(|c| c.media.clone()).ok_or(Error::NoCall(call_name(id)))?;
+        let offer = media.restart_ice().await.map_err(media_err)?.into_bytes();
+        if let Some(c) = self.calls.get_mut(&id) {
+            c.restarting = true;
+            // A hold or resume waiting to go out carries the new
+            // credentials too; otherwise the restart goes on its own.
+            let what = c.deferred.take().map_or(Reoffer::IceRestart, |(what, _)| what);
+            c.deferred = Some((what, offer));
+        }
+        self.call_state(id, CallState::Reconnecting);
+        self.try_reoffer(id).await
+    }
+
+    /// A restarting call whose media is up again shows its state again.
+    fn media_back(&mut self, id: ua::CallId) {
+        let Some(c) = self.calls.get_mut(&id) else { return };
+        if !c.restarting || !c.media.as_ref().is_some_and(|m| m.is_connected()) {
+            return;
+        }
+        c.restarting = false;
+        let state = if c.held { CallState::Held } else { CallState::Connected };
+        self.call_state(id, state);
     }
 
     async fn retry_deferred(&mut self) {
@@ -961,6 +1029,7 @@ impl Runner {
                     self.error(&media_err(e));
                     let _ = self.ua(move |ua, now| ua.hangup(now, call)).await;
                 }
+                self.media_back(call);
             }
             Event::Transfer { call, progress } => self.transfer_progress(call, progress),
             Event::TransferRequested { call, new_call, .. } => {
@@ -1276,6 +1345,7 @@ impl Runner {
                     loss_pct: (q.loss * 100.0) as f32,
                 })
             }
+            MediaEvent::Connected => self.media_back(call),
             MediaEvent::Failed => {
                 self.error(&Error::Invalid(format!("{}: media connectivity failed", call_name(call))))
             }
@@ -1303,6 +1373,18 @@ fn end_reason(reason: EndReason, status: Option<u16>) -> String {
     match status {
         Some(s) if matches!(reason, EndReason::Failed | EndReason::Rejected) => format!("{text} ({s})"),
         _ => text.to_owned(),
+    }
+}
+
+/// How often the network is looked at where the OS sends no notifications
+/// (and how soon a watch notices its session ended).
+const NETWORK_POLL: Duration = Duration::from_secs(2);
+
+/// The next network change, or never when nothing is watched.
+async fn next_change(network: &mut Option<mpsc::Receiver<NetworkChange>>) -> Option<NetworkChange> {
+    match network {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 
