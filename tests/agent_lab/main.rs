@@ -70,10 +70,18 @@ impl World {
         let artifacts = warmline_e2e::artifacts_dir("agent_lab").join(test);
         std::fs::create_dir_all(&artifacts).expect("the artifacts directory");
         let speaker = artifacts.join("agent-heard.wav");
-        let embedded =
-            warmline_agent::embedded::start(None, Some("1001"), AudioInput::Tone(AGENT_HZ), AudioOutput::Wav(speaker))
-                .await
-                .expect("the embedded lab starts");
+        // Only the test's own customers call: the default scenario's
+        // scheduled arrivals are off (one could take a test call's place).
+        let mut scenario = warmline_lab::Scenario::default_scenario();
+        scenario.arrivals.per_hour = 0.0;
+        let embedded = warmline_agent::embedded::start_scenario(
+            scenario,
+            Some("1001"),
+            AudioInput::Tone(AGENT_HZ),
+            AudioOutput::Wav(speaker),
+        )
+        .await
+        .expect("the embedded lab starts");
         let mut config = embedded.session;
         let store = dir.path().join("warmline.db");
         config.store = Some(StoreSetup { path: store.clone(), encryption: warmline_store::Encryption::Plaintext });

@@ -2,8 +2,9 @@
 //! an expert who answers at once: `cargo bench -p warmline-agent --features
 //! lab --bench calls` (`CALLS`, default 200). Everything runs in this
 //! process: the embedded lab (ACD, simulated customer and expert with real
-//! WebRTC media) and one agent session saying 600 Hz; the customer says
-//! 440 Hz, the expert 880 Hz.
+//! WebRTC media; the default scenario without its scheduled arrivals, so
+//! the bench's customer is the only caller) and one agent session saying
+//! 600 Hz; the customer says 440 Hz, the expert 880 Hz.
 //!
 //! Definitions (printed with the figures):
 //! * call setup: from placing the customer's call (its INVITE carries the
@@ -190,8 +191,14 @@ async fn one_call(
         agent.call_state(Some(&call), CallState::Connected).await?;
         // Media flows once a quality report comes (a second after ICE).
         agent.wait("media", |e| matches!(e, AgentEvent::Quality { call: c, .. } if *c == call).then_some(())).await?;
-        let heard_customer =
-            first_window(&samples_from(speaker, mark0), CUSTOMER_HZ).ok_or("the agent never heard the customer")?;
+        let spoken = samples_from(speaker, mark0);
+        let heard_customer = first_window(&spoken, CUSTOMER_HZ).ok_or_else(|| {
+            format!(
+                "the agent never heard the customer ({} ms of its speaker since the call was placed, {} windows of the customer)",
+                spoken.len() / 48,
+                count_windows(&spoken, CUSTOMER_HZ)
+            )
+        })?;
         let agent_hears = frames(heard_customer);
 
         let held = Instant::now();
@@ -228,7 +235,7 @@ async fn one_call(
     let expert_windows = count_windows(&heard, EXPERT_HZ);
     if agent_windows == 0 || expert_windows == 0 {
         return Err(format!(
-            "the customer heard the agent in {agent_windows} and the expert in {expert_windows} windows"
+            "the customer heard the agent in {agent_windows} and the expert in {expert_windows} windows (the customer's call: {detail})"
         ));
     }
     let customer_hears = (held - offered).saturating_sub(frames(agent_windows));
@@ -282,8 +289,16 @@ fn ms(d: Duration) -> f64 {
 
 async fn run(calls: usize, dir: PathBuf) -> Fallible<()> {
     let speaker = dir.join("agent-heard.wav");
-    let embedded = warmline_agent::embedded::start(
-        None,
+    // The default scenario with its scheduled arrivals off: every call the
+    // agent is offered is one this bench placed. (A scheduled caller says
+    // 440 Hz too and never hangs up by itself: answered in place of the
+    // bench's customer, it left that customer queued until cancelled, with
+    // nothing heard either way, and after the transfer it kept the expert
+    // on a call, 486 Busy, for every call after.)
+    let mut scenario = warmline_lab::Scenario::default_scenario();
+    scenario.arrivals.per_hour = 0.0;
+    let embedded = warmline_agent::embedded::start_scenario(
+        scenario,
         Some("1001"),
         AudioInput::Tone(AGENT_HZ),
         AudioOutput::Wav(speaker.clone()),
@@ -377,6 +392,12 @@ async fn run(calls: usize, dir: PathBuf) -> Fallible<()> {
 
 fn main() {
     // `cargo bench` passes `--bench`; this binary takes no arguments.
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
     let calls = std::env::var("CALLS").ok().and_then(|c| c.parse().ok()).unwrap_or(200usize);
     let dir = tempfile_dir();
     let runtime =

@@ -46,6 +46,18 @@ pub async fn start(
         Some(path) => Scenario::load(path).map_err(|e| Error::Config(format!("lab scenario: {e}")))?,
         None => Scenario::default_scenario(),
     };
+    start_scenario(scenario, who, audio_in, audio_out).await
+}
+
+/// [`start`] with a scenario already in hand, for callers that adjust one
+/// before the lab starts (a benchmark that places every call itself turns
+/// the scenario's scheduled arrivals off, so none of them reaches its agent).
+pub async fn start_scenario(
+    scenario: Scenario,
+    who: Option<&str>,
+    audio_in: AudioInput,
+    audio_out: AudioOutput,
+) -> Result<Embedded, Error> {
     let lab = Lab::start(scenario).await.map_err(|e| Error::Config(format!("the embedded lab did not start: {e}")))?;
     let first = lab.scenario().agents.first().map(|a| a.extension.clone());
     let who = who.map(str::to_owned).or(first).ok_or_else(|| Error::Config("the lab scenario has no agents".into()))?;
@@ -85,4 +97,23 @@ pub async fn start(
     session.crm = Some(crm);
     session.info.backend = crate::view::Backend::Lab;
     Ok(Embedded { lab, config, session })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_scenario_without_arrivals_sends_the_agent_no_calls_of_its_own() {
+        // The default scenario places calls by itself, which a benchmark
+        // placing its own could answer in their stead.
+        let default = start(None, Some("1001"), AudioInput::Silence, AudioOutput::Discard).await.expect("the lab");
+        assert!(default.lab.control().next_arrival_ms().is_some(), "the default scenario schedules callers");
+        let mut scenario = Scenario::default_scenario();
+        scenario.arrivals.per_hour = 0.0;
+        let quiet =
+            start_scenario(scenario, Some("1001"), AudioInput::Silence, AudioOutput::Discard).await.expect("the lab");
+        assert_eq!(quiet.lab.control().next_arrival_ms(), None, "no scheduled caller");
+        assert_eq!(quiet.session.info.backend, crate::view::Backend::Lab);
+    }
 }

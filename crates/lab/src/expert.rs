@@ -119,6 +119,7 @@ impl ExpertPhone {
         match event {
             Event::IncomingCall { call, info } => {
                 let call = *call;
+                self.forget_gone(ua);
                 let busy = self.on_call() || matches!(answer, Answer::Busy);
                 if info.replaces.is_some() {
                     // Teams refuses INVITE with Replaces (the core does too).
@@ -174,6 +175,16 @@ impl ExpertPhone {
             _ => {}
         }
         out
+    }
+
+    /// Drops the calls the user agent no longer has up. Their `Ended` is
+    /// how they normally go, but the expert's busy state must follow the
+    /// calls themselves: one whose end this phone never saw (an event
+    /// missed, a call torn down under it) must not keep it busy, 486 to
+    /// every caller, for the rest of the run.
+    fn forget_gone(&mut self, ua: &UserAgent) {
+        self.answered.retain(|c| ua.call(*c).is_some_and(|i| i.state != CallState::Terminating));
+        self.ringing.retain(|c, _| ua.call(*c).is_some_and(|i| i.state != CallState::Terminating));
     }
 
     /// The media description for a call [`PhoneEvent::PrepareMedia`] asked
@@ -240,6 +251,29 @@ pub(crate) fn start(
     })
 }
 
+/// The expert's presence shows a call (Busy, InACall, as Teams does) for
+/// as long as this lives. It belongs to the call the expert answered, so
+/// the presence comes back however that call goes: its end, a call that
+/// never had media, or the phone's task stopping (the lab shutting down,
+/// its connection gone) with the call still up.
+struct OnCall {
+    control: Control,
+    upn: String,
+}
+
+impl OnCall {
+    fn start(control: &Control, upn: &str) -> OnCall {
+        let _ = control.set_on_call(upn, true);
+        OnCall { control: control.clone(), upn: upn.to_owned() }
+    }
+}
+
+impl Drop for OnCall {
+    fn drop(&mut self) {
+        let _ = self.control.set_on_call(&self.upn, false);
+    }
+}
+
 /// The voice and ears of one call.
 struct Media {
     session: MediaSession,
@@ -263,6 +297,7 @@ async fn run(mut ua: UserAgent, mut flow: LocalFlow, line: ExpertLine, control: 
     // Media prepared for ringing calls, and the one call that talks.
     let mut prepared: BTreeMap<CallId, Media> = BTreeMap::new();
     let mut active: Option<(CallId, Media)> = None;
+    let mut on_call: Option<(CallId, OnCall)> = None;
     let mut speak: Option<Box<dyn FnMut() -> Vec<i16> + Send>> = None;
     let mut heard: Vec<i16> = Vec::new();
     let mut record: Option<PathBuf> = None;
@@ -295,7 +330,10 @@ async fn run(mut ua: UserAgent, mut flow: LocalFlow, line: ExpertLine, control: 
                         let mut detail = None;
                         match state {
                             ExpertCallState::Answered => {
-                                let _ = control.set_on_call(&line.upn, true);
+                                // One call at a time: the phone refuses others
+                                // while this one is up.
+                                drop(on_call.take());
+                                on_call = Some((call, OnCall::start(&control, &line.upn)));
                                 if let Some(m) = prepared.remove(&call) {
                                     active = Some((call, m));
                                 }
@@ -306,11 +344,13 @@ async fn run(mut ua: UserAgent, mut flow: LocalFlow, line: ExpertLine, control: 
                             }
                             ExpertCallState::Ended => {
                                 prepared.remove(&call);
+                                if on_call.as_ref().is_some_and(|(c, _)| *c == call) {
+                                    on_call = None;
+                                }
                                 if active.as_ref().is_some_and(|(c, _)| *c == call) {
                                     if let Some((_, m)) = active.take() {
                                         let _ = m.session.close().await;
                                     }
-                                    let _ = control.set_on_call(&line.upn, false);
                                     speak = None;
                                     if let Some(path) = record.take() {
                                         detail = Some(match warmline_media::backend::write_wav(&path, &heard) {
@@ -408,6 +448,48 @@ async fn run(mut ua: UserAgent, mut flow: LocalFlow, line: ExpertLine, control: 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::presence::Presence;
+
+    const EXPERT: &str = "Priya Natarajan";
+
+    /// A lab on a manual clock (no presence churn, no arrivals in between).
+    async fn lab() -> crate::Lab {
+        let options = crate::LabOptions { clock: crate::Clock::manual(1_700_000_000_000), ..Default::default() };
+        crate::Lab::start_with(crate::Scenario::default_scenario(), options).await.expect("the lab starts")
+    }
+
+    fn presence(control: &Control) -> Presence {
+        control.expert(EXPERT).expect("the expert").presence
+    }
+
+    #[tokio::test]
+    async fn the_presence_a_call_sets_comes_back_when_the_call_goes() {
+        let lab = lab().await;
+        let control = lab.control();
+        let before = presence(&control);
+        assert_ne!(before, Presence::IN_A_CALL);
+        let call = OnCall::start(&control, EXPERT);
+        assert_eq!(presence(&control), Presence::IN_A_CALL, "an expert on a call is Busy, InACall");
+        drop(call);
+        assert_eq!(presence(&control), before);
+    }
+
+    #[tokio::test]
+    async fn the_presence_a_call_sets_comes_back_when_the_phone_task_stops_mid_call() {
+        let lab = lab().await;
+        let control = lab.control();
+        let before = presence(&control);
+        let call = OnCall::start(&control, EXPERT);
+        // The phone's task owns its call; the lab stopping it (abort) ends both.
+        let task = tokio::spawn(async move {
+            let _call = call;
+            std::future::pending::<()>().await;
+        });
+        assert_eq!(presence(&control), Presence::IN_A_CALL);
+        task.abort();
+        assert!(task.await.is_err_and(|e| e.is_cancelled()));
+        assert_eq!(presence(&control), before, "not Busy for a call nobody is on");
+    }
 
     #[test]
     fn expert_events_print_flat_on_the_lab_event_stream() {

@@ -339,3 +339,32 @@ fn an_answer_delay_that_is_not_a_number_answers_at_once_without_panic() {
     sim.wait(agent, "Connected", |e| matches!(e, Event::Connected { call } if *call == ours));
     assert_eq!(states(&sim, expert), [ExpertCallState::Ringing, ExpertCallState::Answered]);
 }
+
+#[test]
+fn an_expert_whose_call_ended_unseen_by_its_phone_takes_the_next_call() {
+    let mut sim = Sim::new();
+    let expert = sim.expert(EXPERT, Answer::AfterSecs(0.0));
+    let agent = sim.agent("1001");
+    let now = sim.now;
+    let first = sim.nodes[agent].ua.dial(now, expert_uri(), offer("agent")).expect("dial");
+    sim.wait(agent, "Connected", |e| matches!(e, Event::Connected { call } if *call == first));
+    // The call ends without the phone hearing of it (an event it missed):
+    // its user agent has no call left.
+    let phone = sim.nodes[expert].phone.take();
+    let now = sim.now;
+    sim.nodes[agent].ua.hangup(now, first).expect("hang up");
+    sim.wait(expert, "Ended", |e| matches!(e, Event::Ended { reason: EndReason::RemoteHangup, .. }));
+    sim.nodes[expert].phone = phone;
+    let now = sim.now;
+    let second = sim.nodes[agent].ua.dial(now, expert_uri(), offer("agent-2")).expect("dial");
+    let e = sim.wait(
+        agent,
+        "Connected or Ended",
+        |e| matches!(e, Event::Connected { call } | Event::Ended { call, .. } if *call == second),
+    );
+    assert!(matches!(e, Event::Connected { .. }), "not busy with a call that is over: {e:?}");
+    assert_eq!(
+        states(&sim, expert),
+        [ExpertCallState::Ringing, ExpertCallState::Answered, ExpertCallState::Ringing, ExpertCallState::Answered]
+    );
+}
