@@ -16,11 +16,12 @@ APT_AUDIO=(libasound2-dev libwebrtc-audio-processing-dev)
 # No dbus-x11: its dbus-launch "autolaunch" starts stray buses for programs
 # outside a session and, when that fails, signals every process (kill -1).
 APT_TEST_SESSION=(dbus gnome-keyring libsecret-tools xvfb dunst pulseaudio pulseaudio-utils libasound2-plugins)
-APT_DESKTOP_TESTS=(webkit2gtk-driver)
+# The desktop tests press global shortcuts as real X key events (xdotool).
+APT_DESKTOP_TESTS=(webkit2gtk-driver xdotool)
 # The UI's accessibility check (npm run a11y) drives Debian's chromium headless through playwright-core.
 APT_UI_A11Y=(chromium)
-# make bench places a call in the desktop window with real key presses (xdotool) and sums PSS with bc.
-APT_BENCH=(xdotool bc)
+# make bench places a call in the desktop window with real key presses (xdotool, above) and sums PSS with bc.
+APT_BENCH=(bc)
 # Third-party peers the interop tests run on loopback: a SIP proxy with
 # WebSocket, sipp, a media relay and a TURN server. Their Debian services are
 # never started; each test starts its own instance on ephemeral ports.

@@ -10,6 +10,7 @@
 use tauri::Manager;
 
 pub mod commands;
+pub mod desktop;
 pub mod events;
 pub mod shell;
 pub mod start;
@@ -47,6 +48,12 @@ pub fn render_bindings() -> Result<String, String> {
     Ok(text)
 }
 
+/// What of the window is remembered between runs: where it was, its size,
+/// and whether it was maximized (not whether it was hidden in the tray).
+const WINDOW_STATE: tauri_plugin_window_state::StateFlags = tauri_plugin_window_state::StateFlags::POSITION
+    .union(tauri_plugin_window_state::StateFlags::SIZE)
+    .union(tauri_plugin_window_state::StateFlags::MAXIMIZED);
+
 /// Starts the desktop app and blocks until it quits.
 pub fn run() {
     let started = std::time::Instant::now();
@@ -62,16 +69,17 @@ pub fn run() {
         eprintln!("warmline: logs cannot be written: {e}");
     }
     let builder = specta_builder();
-    let result = tauri::Builder::default()
+    let mut app = tauri::Builder::default()
         // First: a second launch focuses the running window instead of
         // registering a second SIP endpoint for the same agent.
-        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
-            if let Some(window) = app.get_webview_window("main") {
-                let _ = window.unminimize();
-                let _ = window.show();
-                let _ = window.set_focus();
-            }
-        }))
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| desktop::show_window(app)));
+    if !bare {
+        // Where the agent left the window, and its size, come back next
+        // time (not whether it was hidden in the tray: it opens shown).
+        app = app.plugin(tauri_plugin_window_state::Builder::default().with_state_flags(WINDOW_STATE).build());
+    }
+    let result = app
+        .manage(desktop::TrayState::<tauri::Wry>::default())
         .manage(shell::Shell::new(started))
         .manage(start::Backing::default())
         .invoke_handler(builder.invoke_handler())
@@ -96,8 +104,32 @@ pub fn run() {
             } else {
                 tauri::WebviewWindowBuilder::from_config(app.handle(), &config)?.build()?
             };
-            let _ = window;
             if !bare {
+                match desktop::build_tray(app.handle()) {
+                    Ok(tray) => {
+                        if let Ok(mut t) = app.state::<desktop::TrayState<tauri::Wry>>().0.lock() {
+                            *t = Some(tray);
+                        }
+                        // With a tray, closing the window keeps the agent
+                        // reachable: it hides, and the tray (or launching
+                        // Warmline again) brings it back; Quit is in the tray.
+                        let hide = window.clone();
+                        window.on_window_event(move |event| {
+                            if let tauri::WindowEvent::CloseRequested { api, .. } = event {
+                                api.prevent_close();
+                                let _ = hide.hide();
+                                // The plugin writes its file only on exit; a
+                                // session that ends without one keeps this.
+                                use tauri_plugin_window_state::AppHandleExt;
+                                let _ = hide.app_handle().save_window_state(WINDOW_STATE);
+                            }
+                        });
+                    }
+                    Err(e) => eprintln!("warmline: no system tray: {e}"),
+                }
+                if let Err(e) = desktop::register_shortcuts(app.handle()) {
+                    eprintln!("warmline: no global shortcuts: {e}");
+                }
                 tauri::async_runtime::spawn(start::run(app.handle().clone()));
             }
             Ok(())

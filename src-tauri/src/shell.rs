@@ -65,6 +65,12 @@ impl Shell {
         events
     }
 
+    /// Whether a call rings, whether another is up, and whether the
+    /// microphone is muted: what the global shortcuts act on.
+    pub fn call_state(&self) -> (bool, bool, bool) {
+        self.snapshot.lock().map(|s| (s.ringing(), s.talking(), s.muted())).unwrap_or_default()
+    }
+
     /// Runs a command on the session.
     pub async fn command(&self, command: AgentCommand) -> Result<(), ErrorPayload> {
         match self.session.get() {

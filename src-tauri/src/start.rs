@@ -91,8 +91,14 @@ pub async fn run(app: AppHandle) {
     };
     shell.started(session);
     let mut alerting = Alerting::new(device(&ringer));
+    let tray = app.state::<crate::desktop::TrayState<tauri::Wry>>();
     while let Some(event) = events.recv().await {
         shell.observe(&event);
+        if let Ok(t) = tray.0.lock()
+            && let Some(t) = t.as_ref()
+        {
+            t.on_event(&event);
+        }
         if let Some(note) = alerting.on_event(&event) {
             notify(&note.title, &note.body);
         }

@@ -4,5 +4,6 @@
 mod about;
 mod day;
 mod desk;
+mod global;
 mod hostile;
 mod keyboard;

@@ -160,6 +160,12 @@ pub enum AgentEvent {
         /// Devices and choices.
         devices: AudioDevices,
     },
+    /// The microphone was muted or unmuted (from the window, a global
+    /// shortcut or the CLI); it stays so until changed.
+    Mute {
+        /// Muted.
+        on: bool,
+    },
     /// The microphone's level while settings shows the meter, 0 to 1.
     Level {
         /// Peak level over the last 50 ms.

@@ -16,6 +16,7 @@ pub struct Snapshot {
     account: Option<AgentEvent>,
     sync: Option<AgentEvent>,
     devices: Option<AgentEvent>,
+    mute: Option<AgentEvent>,
     /// Per live call: its events in order (incoming, context, the latest
     /// call state, the latest transfer phase, the latest quality).
     calls: BTreeMap<CallId, CallEvents>,
@@ -43,6 +44,7 @@ impl Snapshot {
             AgentEvent::Account { .. } => self.account = keep,
             AgentEvent::Sync { .. } => self.sync = keep,
             AgentEvent::Devices { .. } => self.devices = keep,
+            AgentEvent::Mute { .. } => self.mute = keep,
             AgentEvent::Incoming { call, .. } => self.call(call).incoming = keep,
             AgentEvent::Context { call, .. } => self.call(call).context = keep,
             AgentEvent::Call { call, state: CallState::Ended { .. } } => {
@@ -70,6 +72,24 @@ impl Snapshot {
         }
     }
 
+    /// Whether the microphone is muted now.
+    pub fn muted(&self) -> bool {
+        matches!(self.mute, Some(AgentEvent::Mute { on: true }))
+    }
+
+    /// Whether any call is ringing here (an `incoming` not answered yet).
+    pub fn ringing(&self) -> bool {
+        self.calls.values().any(|c| matches!(&c.state, Some(AgentEvent::Call { state: CallState::Ringing, .. })))
+    }
+
+    /// Whether any call is up besides ringing ones (dialling, connected,
+    /// held ...).
+    pub fn talking(&self) -> bool {
+        self.calls
+            .values()
+            .any(|c| !matches!(&c.state, Some(AgentEvent::Call { state: CallState::Ringing, .. }) | None))
+    }
+
     fn call(&mut self, call: &CallId) -> &mut CallEvents {
         if !self.calls.contains_key(call) {
             self.order.push(call.clone());
@@ -80,7 +100,7 @@ impl Snapshot {
     /// The events that rebuild the current state, in a sensible order.
     pub fn events(&self) -> Vec<AgentEvent> {
         let mut out: Vec<AgentEvent> =
-            [&self.ready, &self.registration, &self.state, &self.account, &self.sync, &self.devices]
+            [&self.ready, &self.registration, &self.state, &self.account, &self.sync, &self.devices, &self.mute]
                 .into_iter()
                 .flatten()
                 .cloned()
@@ -123,5 +143,20 @@ mod tests {
                 AgentEvent::Call { call: "c1".into(), state: CallState::Connected },
             ]
         );
+    }
+
+    #[test]
+    fn mute_and_ringing_are_kept_for_the_shell() {
+        let mut s = Snapshot::default();
+        assert!(!s.muted() && !s.ringing() && !s.talking());
+        s.apply(&AgentEvent::Call { call: "c1".into(), state: CallState::Ringing });
+        assert!(s.ringing() && !s.talking());
+        s.apply(&AgentEvent::Mute { on: true });
+        s.apply(&AgentEvent::Call { call: "c1".into(), state: CallState::Connected });
+        assert!(s.muted() && !s.ringing() && s.talking());
+        assert!(s.events().contains(&AgentEvent::Mute { on: true }), "a late window sees the microphone muted");
+        s.apply(&AgentEvent::Mute { on: false });
+        s.apply(&AgentEvent::Call { call: "c1".into(), state: CallState::Ended { reason: "local hangup".into() } });
+        assert!(!s.muted() && !s.talking());
     }
 }

@@ -272,15 +272,15 @@ export type AgentEvent_Deserialize =
 /**  The first event: who the agent is and what the session offers. */
 ({ event: "ready"; 
 /**  The summary. */
-session: SessionInfo }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; state?: never; sync?: never } | 
+session: SessionInfo }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; state?: never; sync?: never } | 
 /**  The SIP registration changed. */
 ({ event: "registration"; 
 /**  The new state. */
-registration: RegistrationState }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; session?: never; state?: never; sync?: never } | 
+registration: RegistrationState }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; session?: never; state?: never; sync?: never } | 
 /**  The agent's own state changed. */
 ({ event: "state"; 
 /**  The new state. */
-agent: AgentState }) & { account?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+agent: AgentState }) & { account?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  A call is ringing here. */
 ({ event: "incoming"; 
 /**  The call. */
@@ -292,13 +292,13 @@ display_name?: string | null;
 /**  The contact-center queue the call came through. */
 queue?: string | null; 
 /**  The case id the contact center attached. */
-case?: string | null }) & { account?: never; agent?: never; calls?: never; customer?: never; devices?: never; expert?: never; experts?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+case?: string | null }) & { account?: never; agent?: never; calls?: never; customer?: never; devices?: never; expert?: never; experts?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  A call's state changed. */
 ({ event: "call"; 
 /**  The call. */
 call: string; 
 /**  The new state. */
-state: CallState }) & { account?: never; agent?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; sync?: never } | 
+state: CallState }) & { account?: never; agent?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; sync?: never } | 
 /**  A transfer moved on. */
 ({ event: "transfer"; 
 /**  The customer's call. */
@@ -306,7 +306,7 @@ call: string;
 /**  Where it stands. */
 phase: TransferPhase; 
 /**  Why (for returned and failed). */
-reason?: string | null }) & { account?: never; agent?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; query?: never; queue?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+reason?: string | null }) & { account?: never; agent?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; query?: never; queue?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  Call quality, once a second while media flows. */
 ({ event: "quality"; 
 /**  The call. */
@@ -316,7 +316,7 @@ mos: number | null;
 /**  Inter-arrival jitter, ms. */
 jitter_ms: number | null; 
 /**  Packet loss, percent. */
-loss_pct: number | null }) & { account?: never; agent?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+loss_pct: number | null }) & { account?: never; agent?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  A note was saved or its sync state changed. */
 ({ event: "note_saved"; 
 /**  The note's id. */
@@ -326,7 +326,7 @@ call?: string | null;
 /**  Where it stands. */
 sync: NoteSync; 
 /**  Why, when it failed. */
-reason?: string | null }) & { account?: never; agent?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; phase?: never; query?: never; queue?: never; registration?: never; session?: never; state?: never } | 
+reason?: string | null }) & { account?: never; agent?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; on?: never; phase?: never; query?: never; queue?: never; registration?: never; session?: never; state?: never } | 
 /**
  *  Who is calling (screen pop): sent on ringing, from the cache or
  *  marked loading, and again when the CRM answers.
@@ -335,39 +335,46 @@ reason?: string | null }) & { account?: never; agent?: never; calls?: never; cas
 /**  The call. */
 call: string; 
 /**  What is known. */
-customer: CustomerContext_Deserialize }) & { account?: never; agent?: never; calls?: never; case?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+customer: CustomerContext_Deserialize }) & { account?: never; agent?: never; calls?: never; case?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  The answer to `experts`: matching Teams users with their presence. */
 ({ event: "experts"; 
 /**  The query it answers. */
 query: string; 
 /**  Favourites first, then by name. */
-experts: Expert_Deserialize[] }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+experts: Expert_Deserialize[] }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  An expert's Teams presence changed. */
 ({ event: "presence"; 
 /**  The expert, with the new presence. */
-expert: Expert_Deserialize }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+expert: Expert_Deserialize }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  The Microsoft 365 account changed. */
 ({ event: "account"; 
 /**  Where it stands. */
-account: AccountState }) & { agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+account: AccountState }) & { agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  Note sync as a whole changed. */
 ({ event: "sync"; 
 /**  Pending, conflicts, offline. */
-sync: SyncStatus }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never } | 
+sync: SyncStatus }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never } | 
 /**  The answer to `history`: calls, newest first. */
 ({ event: "history"; 
 /**  The query it answers. */
 query: string; 
 /**  Matching calls. */
-calls: HistoryEntry_Deserialize[] }) & { account?: never; agent?: never; call?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+calls: HistoryEntry_Deserialize[] }) & { account?: never; agent?: never; call?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  The answer to `devices`, and after any device change. */
 ({ event: "devices"; 
 /**  Devices and choices. */
-devices: AudioDevices }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+devices: AudioDevices }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+/**
+ *  The microphone was muted or unmuted (from the window, a global
+ *  shortcut or the CLI); it stays so until changed.
+ */
+({ event: "mute"; 
+/**  Muted. */
+on: boolean }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  The microphone's level while settings shows the meter, 0 to 1. */
 ({ event: "level"; 
 /**  Peak level over the last 50 ms. */
-input: number | null }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+input: number | null }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  Something went wrong that the agent should know about. */
 {
 	event: "error",
@@ -378,15 +385,15 @@ export type AgentEvent_Serialize =
 /**  The first event: who the agent is and what the session offers. */
 ({ event: "ready"; 
 /**  The summary. */
-session: SessionInfo }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; state?: never; sync?: never } | 
+session: SessionInfo }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; state?: never; sync?: never } | 
 /**  The SIP registration changed. */
 ({ event: "registration"; 
 /**  The new state. */
-registration: RegistrationState }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; session?: never; state?: never; sync?: never } | 
+registration: RegistrationState }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; session?: never; state?: never; sync?: never } | 
 /**  The agent's own state changed. */
 ({ event: "state"; 
 /**  The new state. */
-agent: AgentState }) & { account?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+agent: AgentState }) & { account?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  A call is ringing here. */
 ({ event: "incoming"; 
 /**  The call. */
@@ -398,13 +405,13 @@ display_name: string | null;
 /**  The contact-center queue the call came through. */
 queue: string | null; 
 /**  The case id the contact center attached. */
-case: string | null }) & { account?: never; agent?: never; calls?: never; customer?: never; devices?: never; expert?: never; experts?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+case: string | null }) & { account?: never; agent?: never; calls?: never; customer?: never; devices?: never; expert?: never; experts?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  A call's state changed. */
 ({ event: "call"; 
 /**  The call. */
 call: string; 
 /**  The new state. */
-state: CallState }) & { account?: never; agent?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; sync?: never } | 
+state: CallState }) & { account?: never; agent?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; sync?: never } | 
 /**  A transfer moved on. */
 ({ event: "transfer"; 
 /**  The customer's call. */
@@ -412,7 +419,7 @@ call: string;
 /**  Where it stands. */
 phase: TransferPhase; 
 /**  Why (for returned and failed). */
-reason: string | null }) & { account?: never; agent?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; query?: never; queue?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+reason: string | null }) & { account?: never; agent?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; query?: never; queue?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  Call quality, once a second while media flows. */
 ({ event: "quality"; 
 /**  The call. */
@@ -422,7 +429,7 @@ mos: number | null;
 /**  Inter-arrival jitter, ms. */
 jitter_ms: number | null; 
 /**  Packet loss, percent. */
-loss_pct: number | null }) & { account?: never; agent?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+loss_pct: number | null }) & { account?: never; agent?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  A note was saved or its sync state changed. */
 ({ event: "note_saved"; 
 /**  The note's id. */
@@ -432,7 +439,7 @@ call: string | null;
 /**  Where it stands. */
 sync: NoteSync; 
 /**  Why, when it failed. */
-reason: string | null }) & { account?: never; agent?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; phase?: never; query?: never; queue?: never; registration?: never; session?: never; state?: never } | 
+reason: string | null }) & { account?: never; agent?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; on?: never; phase?: never; query?: never; queue?: never; registration?: never; session?: never; state?: never } | 
 /**
  *  Who is calling (screen pop): sent on ringing, from the cache or
  *  marked loading, and again when the CRM answers.
@@ -441,39 +448,46 @@ reason: string | null }) & { account?: never; agent?: never; calls?: never; case
 /**  The call. */
 call: string; 
 /**  What is known. */
-customer: CustomerContext_Serialize }) & { account?: never; agent?: never; calls?: never; case?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+customer: CustomerContext_Serialize }) & { account?: never; agent?: never; calls?: never; case?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  The answer to `experts`: matching Teams users with their presence. */
 ({ event: "experts"; 
 /**  The query it answers. */
 query: string; 
 /**  Favourites first, then by name. */
-experts: Expert_Serialize[] }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+experts: Expert_Serialize[] }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  An expert's Teams presence changed. */
 ({ event: "presence"; 
 /**  The expert, with the new presence. */
-expert: Expert_Serialize }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+expert: Expert_Serialize }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  The Microsoft 365 account changed. */
 ({ event: "account"; 
 /**  Where it stands. */
-account: AccountState }) & { agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+account: AccountState }) & { agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  Note sync as a whole changed. */
 ({ event: "sync"; 
 /**  Pending, conflicts, offline. */
-sync: SyncStatus }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never } | 
+sync: SyncStatus }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never } | 
 /**  The answer to `history`: calls, newest first. */
 ({ event: "history"; 
 /**  The query it answers. */
 query: string; 
 /**  Matching calls. */
-calls: HistoryEntry_Serialize[] }) & { account?: never; agent?: never; call?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+calls: HistoryEntry_Serialize[] }) & { account?: never; agent?: never; call?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  The answer to `devices`, and after any device change. */
 ({ event: "devices"; 
 /**  Devices and choices. */
-devices: AudioDevices }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+devices: AudioDevices }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+/**
+ *  The microphone was muted or unmuted (from the window, a global
+ *  shortcut or the CLI); it stays so until changed.
+ */
+({ event: "mute"; 
+/**  Muted. */
+on: boolean }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  The microphone's level while settings shows the meter, 0 to 1. */
 ({ event: "level"; 
 /**  Peak level over the last 50 ms. */
-input: number | null }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+input: number | null }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  Something went wrong that the agent should know about. */
 {
 	event: "error",

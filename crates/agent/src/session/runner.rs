@@ -388,6 +388,7 @@ impl Runner {
             }
             AgentCommand::Mute { on } => {
                 let _ = self.audio.send(Control::Mute(on)).await;
+                self.emit(AgentEvent::Mute { on });
                 Ok(())
             }
             AgentCommand::Dtmf { digits, call } => {

@@ -390,6 +390,8 @@ export function fold(view: View, ev: AgentEvent, now: number): View {
       return { ...view, devices: ev.devices };
     case "level":
       return { ...view, level: ev.input };
+    case "mute":
+      return { ...view, muted: ev.on };
     case "error": {
       // A search that Graph refused answers with an error, not `experts`:
       // the panel stops showing it as busy and says why.
