@@ -92,7 +92,21 @@ pub async fn run(app: AppHandle) {
     shell.started(session);
     let mut alerting = Alerting::new(device(&ringer));
     let tray = app.state::<crate::desktop::TrayState<tauri::Wry>>();
-    while let Some(event) = events.recv().await {
+    // While it rings, the ringer device is checked for being unplugged.
+    let mut ringer_check = tokio::time::interval(std::time::Duration::from_millis(250));
+    loop {
+        let event = tokio::select! {
+            event = events.recv() => match event {
+                Some(event) => event,
+                None => break,
+            },
+            _ = ringer_check.tick(), if alerting.is_ringing() => {
+                if let Some(what) = alerting.tick() {
+                    eprintln!("warmline: {what}");
+                }
+                continue;
+            }
+        };
         shell.observe(&event);
         if let Ok(t) = tray.0.lock()
             && let Some(t) = t.as_ref()

@@ -93,6 +93,22 @@ impl Alerting {
         notice
     }
 
+    /// Called on a timer while it rings: a ringer device that went away
+    /// (unplugged) is replaced by the default output, and the ringtone goes
+    /// on there. Returns what happened, for the log.
+    pub fn tick(&mut self) -> Option<String> {
+        let ringer = self.ringer.as_mut()?;
+        match ringer.recover() {
+            Ok(Some(event)) => Some(format!("the ringer moved: {event:?}")),
+            Ok(None) => None,
+            Err(e) => {
+                // No output at all right now: stop, the next event tries again.
+                self.ringer = None;
+                Some(format!("the ringtone stopped: {e}"))
+            }
+        }
+    }
+
     fn update(&mut self) {
         let want = !self.ringing.is_empty();
         if want && self.ringer.is_none() {

@@ -12,8 +12,8 @@
 use std::path::Path;
 
 use crate::Error;
-use crate::backend::read_wav_bytes;
-use crate::device::{ENGINE_RATE, LoopingOutput};
+use crate::backend::{DeviceEvent, read_wav_bytes};
+use crate::device::{DeviceKind, ENGINE_RATE, LoopingOutput};
 use crate::tone::Cadence;
 
 /// One of the sounds Warmline plays.
@@ -119,18 +119,32 @@ impl SoundPlayer {
 #[derive(Debug)]
 pub struct Ringer {
     output: LoopingOutput,
+    /// One cycle of the sound, to start it again on another device.
+    cycle: Vec<i16>,
 }
 
 impl Ringer {
     /// Start `sound` on the device `ringer` (an id from
     /// [`crate::device::list_devices`]) or, if `None`, the default output.
     pub fn start(ringer: Option<&str>, sound: Sound) -> Result<Self, Error> {
-        Ok(Self { output: LoopingOutput::open(ringer, &sound.cycle()?)? })
+        let cycle = sound.cycle()?;
+        Ok(Self { output: LoopingOutput::open(ringer, &cycle)?, cycle })
     }
 
     /// The id of the device it rings on.
     pub fn device(&self) -> &str {
         self.output.id()
+    }
+
+    /// Hot-plug, as the call audio does it: when the ringer device is gone
+    /// or failed (a USB speaker pulled out), the ringtone goes on on the
+    /// system default, and the event says so. Called on a timer while it
+    /// rings; `None` while nothing changed.
+    pub fn recover(&mut self) -> Result<Option<DeviceEvent>, Error> {
+        let Some(cause) = self.output.change() else { return Ok(None) };
+        let fresh = LoopingOutput::open(None, &self.cycle)?;
+        let from = std::mem::replace(&mut self.output, fresh).id().to_owned();
+        Ok(Some(DeviceEvent::Reopened { direction: DeviceKind::Output, from, to: self.output.id().to_owned(), cause }))
     }
 }
 
