@@ -471,11 +471,36 @@ impl ReceiveContext {
     }
 }
 
-/// Once a second: statistics -> MOS, from whichever transport generation
-/// is current.
+/// Something that measures the call's quality when asked.
+pub(crate) trait Measure {
+    /// The quality over the time since the last call.
+    fn measure(&mut self) -> impl std::future::Future<Output = QualityReport> + Send;
+}
+
+/// Once a second while the call is up: statistics -> MOS, from whichever
+/// transport generation is current.
 pub(crate) async fn quality_loop(
     transport: watch::Receiver<Arc<Transport>>,
     receive: ReceiveContext,
+    events: mpsc::Sender<MediaEvent>,
+    connected: watch::Receiver<bool>,
+) {
+    let statistics = Statistics {
+        transport,
+        receive,
+        last_received: 0,
+        last_lost: 0,
+        last_buffer: JitterStats::default(),
+        last_generation: 0,
+    };
+    report_every_second(statistics, events, connected).await;
+}
+
+/// The cadence: nothing before the transport first connects, then one
+/// [`MediaEvent::Quality`] a second (a full channel skips one rather than
+/// wait), until the receiver goes away.
+pub(crate) async fn report_every_second(
+    mut measure: impl Measure,
     events: mpsc::Sender<MediaEvent>,
     mut connected: watch::Receiver<bool>,
 ) {
@@ -484,15 +509,31 @@ pub(crate) async fn quality_loop(
     }
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.tick().await;
-    let (mut last_received, mut last_lost) = (0u64, 0i64);
-    let mut last_buffer = JitterStats::default();
-    let mut last_generation = 0;
     loop {
         ticker.tick().await;
-        let current = Arc::clone(&transport.borrow());
-        if current.generation != last_generation {
+        let report = measure.measure().await;
+        if events.try_send(MediaEvent::Quality(report)).is_err() && events.is_closed() {
+            return;
+        }
+    }
+}
+
+/// RTCP and jitter-buffer statistics, as differences since the last report.
+struct Statistics {
+    transport: watch::Receiver<Arc<Transport>>,
+    receive: ReceiveContext,
+    last_received: u64,
+    last_lost: i64,
+    last_buffer: JitterStats,
+    last_generation: u64,
+}
+
+impl Measure for Statistics {
+    async fn measure(&mut self) -> QualityReport {
+        let current = Arc::clone(&self.transport.borrow());
+        if current.generation != self.last_generation {
             // A new peer connection counts from zero.
-            (last_received, last_lost, last_generation) = (0, 0, current.generation);
+            (self.last_received, self.last_lost, self.last_generation) = (0, 0, current.generation);
         }
         let report = current.pc.get_stats(Instant::now(), StatsSelector::None).await;
         let (mut rtt, mut jitter, mut received, mut lost) = (0.0f64, 0.0f64, 0u64, 0i64);
@@ -508,15 +549,15 @@ pub(crate) async fn quality_loop(
                 _ => {}
             }
         }
-        let d_recv = received.saturating_sub(last_received);
-        let d_lost = (lost - last_lost).max(0) as u64;
-        (last_received, last_lost) = (received, lost);
+        let d_recv = received.saturating_sub(self.last_received);
+        let d_lost = (lost - self.last_lost).max(0) as u64;
+        (self.last_received, self.last_lost) = (received, lost);
         let network_loss = if d_recv + d_lost == 0 { 0.0 } else { d_lost as f64 / (d_recv + d_lost) as f64 };
         // What the listener hears: packets lost on the wire or too late to play.
-        let buffer = receive.jitter_stats();
-        let missing = (buffer.lost + buffer.late).saturating_sub(last_buffer.lost + last_buffer.late);
-        let due = missing + buffer.played.saturating_sub(last_buffer.played);
-        last_buffer = buffer;
+        let buffer = self.receive.jitter_stats();
+        let missing = (buffer.lost + buffer.late).saturating_sub(self.last_buffer.lost + self.last_buffer.late);
+        let due = missing + buffer.played.saturating_sub(self.last_buffer.played);
+        self.last_buffer = buffer;
         // Before the first packet, or while the far end sends nothing (it
         // holds us), an empty buffer is silence on purpose, not loss.
         let playout_loss =
@@ -528,9 +569,63 @@ pub(crate) async fn quality_loop(
         let jitter = Duration::from_secs_f64((jitter / f64::from(OPUS_RATE)).clamp(0.0, 60.0));
         let local_delay = buffer.target_delay + Duration::from_millis(27);
         let q = LinkQuality { rtt, jitter, loss, local_delay };
-        let report = QualityReport { mos: mos(&q), rtt, jitter, loss, buffer };
-        if events.try_send(MediaEvent::Quality(report)).is_err() && events.is_closed() {
-            return;
+        QualityReport { mos: mos(&q), rtt, jitter, loss, buffer }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Counts how often it was asked, and says so in the MOS.
+    struct Counting(u32);
+
+    impl Measure for Counting {
+        async fn measure(&mut self) -> QualityReport {
+            self.0 += 1;
+            QualityReport {
+                mos: f64::from(self.0),
+                rtt: Duration::ZERO,
+                jitter: Duration::ZERO,
+                loss: 0.0,
+                buffer: JitterStats::default(),
+            }
         }
+    }
+
+    fn reports(rx: &mut mpsc::Receiver<MediaEvent>) -> Vec<f64> {
+        std::iter::from_fn(|| match rx.try_recv() {
+            Ok(MediaEvent::Quality(q)) => Some(q.mos),
+            _ => None,
+        })
+        .collect()
+    }
+
+    /// Lets the paused clock run `secs` seconds, the loop reacting to each.
+    async fn run_for(secs: u64) {
+        for _ in 0..secs * 10 {
+            tokio::time::advance(Duration::from_millis(100)).await;
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn quality_is_reported_once_a_second_from_the_moment_media_connects() {
+        let (tx, mut rx) = mpsc::channel(16);
+        let (connected_tx, connected) = watch::channel(false);
+        let task = tokio::spawn(report_every_second(Counting(0), tx, connected));
+
+        run_for(5).await;
+        assert!(reports(&mut rx).is_empty(), "nothing before the transport connects");
+
+        connected_tx.send_replace(true);
+        run_for(10).await;
+        let got = reports(&mut rx);
+        assert!((9..=10).contains(&got.len()), "one report a second over 10 s of simulated time: {got:?}");
+        assert!(got.windows(2).all(|w| w[1] == w[0] + 1.0), "each from a fresh measurement: {got:?}");
+
+        drop(rx);
+        run_for(2).await;
+        assert!(task.is_finished(), "the loop ends with its receiver");
     }
 }
