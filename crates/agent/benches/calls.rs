@@ -331,6 +331,9 @@ async fn run(calls: usize, dir: PathBuf) -> Fallible<()> {
     let cpu0 = cpu_time();
     let started = Instant::now();
     let mut rss_first = 0.0;
+    // RSS after each tenth of the run: a leak grows in a line, caches
+    // (SQLite's page cache, allocator arenas) level off.
+    let mut rss_steps = Vec::new();
     for i in 0..calls {
         match one_call(&mut agent, &control, &mut lab_events, &speaker, &record).await {
             Ok(f) => {
@@ -352,6 +355,9 @@ async fn run(calls: usize, dir: PathBuf) -> Fallible<()> {
         }
         if i == 0 {
             rss_first = rss_mib();
+        }
+        if (i + 1) % (calls / 10).max(1) == 0 {
+            rss_steps.push(format!("{:.1}", rss_mib()));
         }
     }
     let wall = started.elapsed();
@@ -383,6 +389,7 @@ async fn run(calls: usize, dir: PathBuf) -> Fallible<()> {
         "    RSS: {rss_first:.1} MiB after the first call, {rss_last:.1} MiB after the last ({:+.1} MiB)",
         rss_last - rss_first
     );
+    println!("    RSS by tenths of the run (MiB): {}", rss_steps.join(", "));
     println!("    failed calls: {} of {calls} ({done} measured)", failures.len());
     for f in failures.iter().take(5) {
         println!("      {f}");

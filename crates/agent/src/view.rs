@@ -249,6 +249,8 @@ pub struct HistoryEntry {
     pub consult_for: Option<CallId>,
     /// When it started, Unix milliseconds.
     pub started_ms: f64,
+    /// Whether it was answered (a short consult can last under a second).
+    pub answered: bool,
     /// How long it lasted, seconds (0 when unanswered).
     pub duration_s: u32,
     /// The disposition chosen at wrap-up.

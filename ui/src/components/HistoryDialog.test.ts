@@ -21,6 +21,7 @@ function entry(call: string, over: Partial<HistoryEntry>): HistoryEntry {
     case: null,
     consult_for: null,
     started_ms: Date.UTC(2026, 10, 23, 8, 0),
+    answered: true,
     duration_s: 60,
     disposition: null,
     transferred_to: null,
@@ -186,7 +187,7 @@ describe("HistoryDialog", () => {
       event: "history",
       query: "",
       calls: [
-        entry("c-2", { direction: "outbound", party: "sip:+442079460101@sbc.example;user=phone", consult_for: "x-1", duration_s: 0 }),
+        entry("c-2", { direction: "outbound", party: "sip:+442079460101@sbc.example;user=phone", consult_for: "x-1", answered: false, duration_s: 0 }),
         entry("x-1", { name: "Ana", transferred_to: "sip:+442079460102@sbc.example;user=phone" }),
         entry("c-1", { direction: "outbound", party: "sip:bob@contoso.com", name: "Bob Stone", consult_for: "x-1", duration_s: 75 }),
         // A consult of a consult, one of itself, two of each other: rows of their own.
@@ -211,5 +212,21 @@ describe("HistoryDialog", () => {
     expect(screen.getAllByTestId("history-consult-tag")).toHaveLength(4);
     expect(within(row("Ben")).queryByRole("list")).toBeNull();
     expect(screen.getByRole("status").textContent).toBe("8 calls");
+  });
+
+  it("shows an answered consult shorter than a second as answered", async () => {
+    h = await connectMock();
+    render(HistoryDialog, { onclose: () => {} });
+    await advance(300);
+    h.mock.emit({
+      event: "history",
+      query: "",
+      calls: [
+        entry("c-1", { direction: "outbound", party: "sip:bob@contoso.com", name: "Bob Stone", consult_for: "x-1", answered: true, duration_s: 0 }),
+        entry("x-1", { name: "Ana" }),
+      ],
+    });
+    await advance();
+    expect(within(row("Ana")).getAllByTestId("history-consult").map(text)).toEqual(["Consult with Bob Stone · 0:00"]);
   });
 });

@@ -809,6 +809,8 @@ export type HistoryEntry_Deserialize = {
 	consult_for?: string | null,
 	/**  When it started, Unix milliseconds. */
 	started_ms: number | null,
+	/**  Whether it was answered (a short consult can last under a second). */
+	answered: boolean,
 	/**  How long it lasted, seconds (0 when unanswered). */
 	duration_s: number,
 	/**  The disposition chosen at wrap-up. */
@@ -840,6 +842,8 @@ export type HistoryEntry_Serialize = {
 	consult_for: string | null,
 	/**  When it started, Unix milliseconds. */
 	started_ms: number | null,
+	/**  Whether it was answered (a short consult can last under a second). */
+	answered: boolean,
 	/**  How long it lasted, seconds (0 when unanswered). */
 	duration_s: number,
 	/**  The disposition chosen at wrap-up. */

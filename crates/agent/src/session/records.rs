@@ -322,6 +322,7 @@ impl Records {
                 case: c.start.case_id.clone(),
                 consult_for: c.start.consult_for.clone(),
                 started_ms: c.start.started_at.millis() as f64,
+                answered: c.answered_at.is_some(),
                 duration_s: match (c.answered_at, c.ended_at) {
                     (Some(a), Some(e)) => e.since(a).as_secs() as u32,
                     _ => 0,
