@@ -24,6 +24,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
     tauri_specta::Builder::<tauri::Wry>::new()
         .commands(tauri_specta::collect_commands![
             commands::about::app_info,
+            commands::about::restart_app,
             commands::agent::agent_command,
             commands::agent::agent_snapshot
         ])
@@ -33,7 +34,10 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
 
 /// The TypeScript bindings as Rust declares them now.
 pub fn render_bindings() -> Result<String, String> {
-    let dir = std::env::temp_dir().join(format!("warmline-bindings-{}", std::process::id()));
+    // One directory per call: tests in one process render at the same time.
+    static RENDERS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = RENDERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("warmline-bindings-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let path = dir.join("bindings.ts");
     specta_builder()

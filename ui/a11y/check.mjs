@@ -1,9 +1,10 @@
 // Accessibility check: builds the UI, serves it on an ephemeral loopback port
 // with the mock backend, drives Debian's chromium through playwright-core to
 // each main state (idle, incoming, connected with context and notes, consult,
-// wrap-up, history, settings; English and Spanish; light and dark), runs
-// axe-core there and fails on any serious or critical violation. A PNG per
-// state goes to a11y/out/ for a person to look at.
+// wrap-up, history, settings, the connection form refused and saved; English
+// and Spanish; light and dark), runs axe-core there and fails on any serious
+// or critical violation. A PNG per state goes to a11y/out/ for a person to
+// look at.
 //
 //   npm run a11y              build, then check
 //   npm run a11y -- --no-build  check the existing dist/
@@ -143,6 +144,21 @@ async function run(lang, scheme, scenario = "") {
   await page.keyboard.press("Control+Shift+S");
   await page.waitForSelector("[data-testid=mic-meter]");
   await audit(page, `08-settings-${tag}`);
+
+  // The connection form: a refused save, then a saved one offering a restart.
+  await page.fill("#conn-servers", "http://sbc.example.com");
+  await page.fill("#conn-user", "sip:agent1001@contoso.example");
+  await page.fill("#conn-auth_user", "agent1001");
+  await page.fill("#conn-password", "not-a-real-password");
+  await page.click("[data-testid=conn-save]");
+  await page.waitForSelector("[data-testid=conn-error]");
+  await page.locator("[data-testid=conn-save]").scrollIntoViewIfNeeded();
+  await audit(page, `09-connection-error-${tag}`);
+  await page.fill("#conn-servers", "wss://sbc1.contoso.example:443\nwss://sbc2.contoso.example:443");
+  await page.click("[data-testid=conn-save]");
+  await page.waitForSelector("[data-testid=restart]");
+  await page.locator("[data-testid=restart]").scrollIntoViewIfNeeded();
+  await audit(page, `10-connection-saved-${tag}`);
   await page.keyboard.press("Escape");
   await context.close();
 }

@@ -151,6 +151,9 @@ fn count_windows(samples: &[i16], hz: f32) -> usize {
     samples.chunks_exact(FRAME).filter(|w| d.detect(w)).count()
 }
 
+/// How long after the first quality report the customer's voice may take.
+const AUDIO_LIMIT: Duration = Duration::from_secs(5);
+
 fn frames(n: usize) -> Duration {
     Duration::from_secs_f64((n * FRAME) as f64 / RATE)
 }
@@ -191,14 +194,25 @@ async fn one_call(
         agent.call_state(Some(&call), CallState::Connected).await?;
         // Media flows once a quality report comes (a second after ICE).
         agent.wait("media", |e| matches!(e, AgentEvent::Quality { call: c, .. } if *c == call).then_some(())).await?;
-        let spoken = samples_from(speaker, mark0);
-        let heard_customer = first_window(&spoken, CUSTOMER_HZ).ok_or_else(|| {
-            format!(
-                "the agent never heard the customer ({} ms of its speaker since the call was placed, {} windows of the customer)",
-                spoken.len() / 48,
-                count_windows(&spoken, CUSTOMER_HZ)
-            )
-        })?;
+        // The customer's voice may come later than the first report (a
+        // slow DTLS handshake): a late call counts with its late setup time,
+        // and fails only if nothing comes for AUDIO_LIMIT.
+        let waiting = Instant::now();
+        let heard_customer = loop {
+            let spoken = samples_from(speaker, mark0);
+            if let Some(w) = first_window(&spoken, CUSTOMER_HZ) {
+                break w;
+            }
+            if waiting.elapsed() > AUDIO_LIMIT {
+                return Err(format!(
+                    "the agent never heard the customer ({} ms of its speaker since the call was placed, {} windows of the customer)",
+                    spoken.len() / 48,
+                    count_windows(&spoken, CUSTOMER_HZ)
+                ));
+            }
+            // The speaker file grows in real time: look again a few frames on.
+            tokio::time::sleep(Duration::from_millis(60)).await;
+        };
         let agent_hears = frames(heard_customer);
 
         let held = Instant::now();

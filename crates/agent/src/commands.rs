@@ -34,6 +34,18 @@ pub enum TransferMode {
     Blind,
 }
 
+/// A password in a command: never shown by `Debug` (commands are logged
+/// when refused).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(transparent)]
+pub struct Password(pub String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
 /// One command to the agent session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(tag = "cmd", rename_all = "snake_case")]
@@ -150,6 +162,17 @@ pub enum AgentCommand {
     SignOut,
     /// List the audio devices.
     Devices,
+    /// The connection settings (SBC, SIP account, Microsoft 365 tenant) and
+    /// the file they are in; a `connection` event answers.
+    Connection,
+    /// Save connection settings into the configuration file (and the SIP
+    /// password, if given, into the keyring); they apply at the next start.
+    Configure {
+        /// The settings.
+        settings: crate::connection::ConnectionSettings,
+        /// The SIP password; none keeps the one in the keyring.
+        password: Option<Password>,
+    },
     /// Choose an audio device (`default` follows the system), mid-call too.
     Device {
         /// Which one.

@@ -96,6 +96,9 @@ pub async fn start_scenario(
         .map_err(|e| Error::Store(format!("the lab's CRM connector: {e}")))?;
     session.crm = Some(crm);
     session.info.backend = crate::view::Backend::Lab;
+    // Settings saved from the app go to the user's own file (then the
+    // next start uses the real SBC instead of this lab).
+    session.config_file = None;
     Ok(Embedded { lab, config, session })
 }
 

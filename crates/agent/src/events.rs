@@ -160,6 +160,11 @@ pub enum AgentEvent {
         /// Devices and choices.
         devices: AudioDevices,
     },
+    /// The connection settings, after `connection` or a save.
+    Connection {
+        /// The settings, their file, and whether they are locked or saved.
+        connection: crate::connection::ConnectionView,
+    },
     /// The microphone was muted or unmuted (from the window, a global
     /// shortcut or the CLI); it stays so until changed.
     Mute {

@@ -13,6 +13,7 @@
 pub mod alerting;
 mod commands;
 pub mod config;
+pub mod connection;
 pub mod dial_policy;
 #[cfg(feature = "lab")]
 pub mod embedded;

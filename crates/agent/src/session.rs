@@ -81,6 +81,9 @@ pub struct SessionConfig {
     pub audio_devices: crate::config::AudioConfig,
     /// Microsoft 365 (sign-in, experts, presence); `None`: not configured.
     pub microsoft365: Option<Microsoft365>,
+    /// The configuration file the settings screen saves to; `None` (the
+    /// embedded lab) saves to the user's file.
+    pub config_file: Option<std::path::PathBuf>,
 }
 
 impl SessionConfig {
@@ -187,6 +190,7 @@ impl SessionConfig {
         };
 
         Ok(SessionConfig {
+            config_file: Some(config.path.clone()),
             microsoft365,
             sip,
             transport,

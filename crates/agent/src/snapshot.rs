@@ -64,6 +64,7 @@ impl Snapshot {
             }
             // Answers to queries and passing notices are not state.
             AgentEvent::Experts { .. }
+            | AgentEvent::Connection { .. }
             | AgentEvent::Presence { .. }
             | AgentEvent::History { .. }
             | AgentEvent::NoteSaved { .. }

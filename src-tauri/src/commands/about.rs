@@ -12,3 +12,11 @@ pub async fn app_info() -> Result<AppInfo, ErrorPayload> {
         .await
         .map_err(|e| ErrorPayload { code: warmline_agent::ErrorCode::Internal, message: e.to_string() })
 }
+
+/// Restarts the app, so that connection settings saved from the settings
+/// screen take effect (the session reads the file when it starts).
+#[tauri::command]
+#[specta::specta]
+pub fn restart_app(app: tauri::AppHandle) {
+    app.restart();
+}

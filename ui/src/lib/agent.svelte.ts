@@ -3,7 +3,7 @@
 // on its own). Every user action goes through `agent.send`, which shows a
 // failed command to the agent as a toast.
 import { untrack } from "svelte";
-import { backend, type AgentCommand, type AgentEvent, type Backend } from "./backend";
+import { backend, type AgentCommand, type AgentEvent, type Backend, type ErrorPayload } from "./backend";
 import {
   addToast,
   afterCommand,
@@ -55,14 +55,30 @@ class AgentStore {
 
   /** Runs a command; a failure becomes a toast. Resolves to whether it worked. */
   async send(cmd: AgentCommand, opts: { expertName?: string | null } = {}): Promise<boolean> {
+    const error = await this.attempt(cmd, opts);
+    if (error) this.toast(error.code, error.message);
+    return error === null;
+  }
+
+  /**
+   * Runs a command for a form that shows its own errors (no toast).
+   * Resolves to the error, or null when it worked.
+   */
+  async attempt(cmd: AgentCommand, opts: { expertName?: string | null } = {}): Promise<ErrorPayload | null> {
     // Commands are often sent from effects (a dialog opening); reading the
     // view here must not make that effect depend on it.
     untrack(() => (this.view = beforeCommand(this.view, cmd, opts.expertName ?? null)));
     const outcome = await untrack(() => backend().command(cmd));
     const ok = outcome.status === "ok";
     this.view = afterCommand(this.view, cmd, ok);
+    return outcome.status === "error" ? outcome.error : null;
+  }
+
+  /** Restarts the app (saved connection settings apply at the next start); a failure becomes a toast. */
+  async restart(): Promise<boolean> {
+    const outcome = await untrack(() => backend().restart());
     if (outcome.status === "error") this.toast(outcome.error.code, outcome.error.message);
-    return ok;
+    return outcome.status === "ok";
   }
 
   toast(code: Parameters<typeof addToast>[1], message: string): void {

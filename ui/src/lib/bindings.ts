@@ -13,6 +13,11 @@ export const commands = {
 	 */
 	appInfo: () => typedError<AppInfo, ErrorPayload>(__TAURI_INVOKE("app_info")),
 	/**
+	 *  Restarts the app, so that connection settings saved from the settings
+	 *  screen take effect (the session reads the file when it starts).
+	 */
+	restartApp: () => __TAURI_INVOKE<void>("restart_app"),
+	/**
 	 *  Runs one agent command (answer, hold, transfer, note ...). Its effects
 	 *  arrive as `agent-update` events.
 	 */
@@ -142,6 +147,20 @@ query?: string } |
 { cmd: "sign_out" } | 
 /**  List the audio devices. */
 { cmd: "devices" } | 
+/**
+ *  The connection settings (SBC, SIP account, Microsoft 365 tenant) and
+ *  the file they are in; a `connection` event answers.
+ */
+{ cmd: "connection" } | 
+/**
+ *  Save connection settings into the configuration file (and the SIP
+ *  password, if given, into the keyring); they apply at the next start.
+ */
+{ cmd: "configure"; 
+/**  The settings. */
+settings: ConnectionSettings_Deserialize; 
+/**  The SIP password; none keeps the one in the keyring. */
+password?: Password | null } | 
 /**  Choose an audio device (`default` follows the system), mid-call too. */
 { cmd: "device"; 
 /**  Which one. */
@@ -247,6 +266,20 @@ query: string } |
 { cmd: "sign_out" } | 
 /**  List the audio devices. */
 { cmd: "devices" } | 
+/**
+ *  The connection settings (SBC, SIP account, Microsoft 365 tenant) and
+ *  the file they are in; a `connection` event answers.
+ */
+{ cmd: "connection" } | 
+/**
+ *  Save connection settings into the configuration file (and the SIP
+ *  password, if given, into the keyring); they apply at the next start.
+ */
+{ cmd: "configure"; 
+/**  The settings. */
+settings: ConnectionSettings_Serialize; 
+/**  The SIP password; none keeps the one in the keyring. */
+password: Password | null } | 
 /**  Choose an audio device (`default` follows the system), mid-call too. */
 { cmd: "device"; 
 /**  Which one. */
@@ -272,15 +305,15 @@ export type AgentEvent_Deserialize =
 /**  The first event: who the agent is and what the session offers. */
 ({ event: "ready"; 
 /**  The summary. */
-session: SessionInfo }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; state?: never; sync?: never } | 
+session: SessionInfo }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; state?: never; sync?: never } | 
 /**  The SIP registration changed. */
 ({ event: "registration"; 
 /**  The new state. */
-registration: RegistrationState }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; session?: never; state?: never; sync?: never } | 
+registration: RegistrationState }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; session?: never; state?: never; sync?: never } | 
 /**  The agent's own state changed. */
 ({ event: "state"; 
 /**  The new state. */
-agent: AgentState }) & { account?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+agent: AgentState }) & { account?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  A call is ringing here. */
 ({ event: "incoming"; 
 /**  The call. */
@@ -292,13 +325,13 @@ display_name?: string | null;
 /**  The contact-center queue the call came through. */
 queue?: string | null; 
 /**  The case id the contact center attached. */
-case?: string | null }) & { account?: never; agent?: never; calls?: never; customer?: never; devices?: never; expert?: never; experts?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+case?: string | null }) & { account?: never; agent?: never; calls?: never; connection?: never; customer?: never; devices?: never; expert?: never; experts?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  A call's state changed. */
 ({ event: "call"; 
 /**  The call. */
 call: string; 
 /**  The new state. */
-state: CallState }) & { account?: never; agent?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; sync?: never } | 
+state: CallState }) & { account?: never; agent?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; sync?: never } | 
 /**  A transfer moved on. */
 ({ event: "transfer"; 
 /**  The customer's call. */
@@ -306,7 +339,7 @@ call: string;
 /**  Where it stands. */
 phase: TransferPhase; 
 /**  Why (for returned and failed). */
-reason?: string | null }) & { account?: never; agent?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; query?: never; queue?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+reason?: string | null }) & { account?: never; agent?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; query?: never; queue?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  Call quality, once a second while media flows. */
 ({ event: "quality"; 
 /**  The call. */
@@ -316,7 +349,7 @@ mos: number | null;
 /**  Inter-arrival jitter, ms. */
 jitter_ms: number | null; 
 /**  Packet loss, percent. */
-loss_pct: number | null }) & { account?: never; agent?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+loss_pct: number | null }) & { account?: never; agent?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  A note was saved or its sync state changed. */
 ({ event: "note_saved"; 
 /**  The note's id. */
@@ -326,7 +359,7 @@ call?: string | null;
 /**  Where it stands. */
 sync: NoteSync; 
 /**  Why, when it failed. */
-reason?: string | null }) & { account?: never; agent?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; on?: never; phase?: never; query?: never; queue?: never; registration?: never; session?: never; state?: never } | 
+reason?: string | null }) & { account?: never; agent?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; on?: never; phase?: never; query?: never; queue?: never; registration?: never; session?: never; state?: never } | 
 /**
  *  Who is calling (screen pop): sent on ringing, from the cache or
  *  marked loading, and again when the CRM answers.
@@ -335,46 +368,50 @@ reason?: string | null }) & { account?: never; agent?: never; calls?: never; cas
 /**  The call. */
 call: string; 
 /**  What is known. */
-customer: CustomerContext_Deserialize }) & { account?: never; agent?: never; calls?: never; case?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+customer: CustomerContext_Deserialize }) & { account?: never; agent?: never; calls?: never; case?: never; connection?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  The answer to `experts`: matching Teams users with their presence. */
 ({ event: "experts"; 
 /**  The query it answers. */
 query: string; 
 /**  Favourites first, then by name. */
-experts: Expert_Deserialize[] }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+experts: Expert_Deserialize[] }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  An expert's Teams presence changed. */
 ({ event: "presence"; 
 /**  The expert, with the new presence. */
-expert: Expert_Deserialize }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+expert: Expert_Deserialize }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  The Microsoft 365 account changed. */
 ({ event: "account"; 
 /**  Where it stands. */
-account: AccountState }) & { agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+account: AccountState }) & { agent?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  Note sync as a whole changed. */
 ({ event: "sync"; 
 /**  Pending, conflicts, offline. */
-sync: SyncStatus }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never } | 
+sync: SyncStatus }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never } | 
 /**  The answer to `history`: calls, newest first. */
 ({ event: "history"; 
 /**  The query it answers. */
 query: string; 
 /**  Matching calls. */
-calls: HistoryEntry_Deserialize[] }) & { account?: never; agent?: never; call?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+calls: HistoryEntry_Deserialize[] }) & { account?: never; agent?: never; call?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  The answer to `devices`, and after any device change. */
 ({ event: "devices"; 
 /**  Devices and choices. */
-devices: AudioDevices }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+devices: AudioDevices }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+/**  The connection settings, after `connection` or a save. */
+({ event: "connection"; 
+/**  The settings, their file, and whether they are locked or saved. */
+connection: ConnectionView_Deserialize }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**
  *  The microphone was muted or unmuted (from the window, a global
  *  shortcut or the CLI); it stays so until changed.
  */
 ({ event: "mute"; 
 /**  Muted. */
-on: boolean }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+on: boolean }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  The microphone's level while settings shows the meter, 0 to 1. */
 ({ event: "level"; 
 /**  Peak level over the last 50 ms. */
-input: number | null }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+input: number | null }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  Something went wrong that the agent should know about. */
 {
 	event: "error",
@@ -385,15 +422,15 @@ export type AgentEvent_Serialize =
 /**  The first event: who the agent is and what the session offers. */
 ({ event: "ready"; 
 /**  The summary. */
-session: SessionInfo }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; state?: never; sync?: never } | 
+session: SessionInfo }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; state?: never; sync?: never } | 
 /**  The SIP registration changed. */
 ({ event: "registration"; 
 /**  The new state. */
-registration: RegistrationState }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; session?: never; state?: never; sync?: never } | 
+registration: RegistrationState }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; session?: never; state?: never; sync?: never } | 
 /**  The agent's own state changed. */
 ({ event: "state"; 
 /**  The new state. */
-agent: AgentState }) & { account?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+agent: AgentState }) & { account?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  A call is ringing here. */
 ({ event: "incoming"; 
 /**  The call. */
@@ -405,13 +442,13 @@ display_name: string | null;
 /**  The contact-center queue the call came through. */
 queue: string | null; 
 /**  The case id the contact center attached. */
-case: string | null }) & { account?: never; agent?: never; calls?: never; customer?: never; devices?: never; expert?: never; experts?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+case: string | null }) & { account?: never; agent?: never; calls?: never; connection?: never; customer?: never; devices?: never; expert?: never; experts?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  A call's state changed. */
 ({ event: "call"; 
 /**  The call. */
 call: string; 
 /**  The new state. */
-state: CallState }) & { account?: never; agent?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; sync?: never } | 
+state: CallState }) & { account?: never; agent?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; sync?: never } | 
 /**  A transfer moved on. */
 ({ event: "transfer"; 
 /**  The customer's call. */
@@ -419,7 +456,7 @@ call: string;
 /**  Where it stands. */
 phase: TransferPhase; 
 /**  Why (for returned and failed). */
-reason: string | null }) & { account?: never; agent?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; query?: never; queue?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+reason: string | null }) & { account?: never; agent?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; query?: never; queue?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  Call quality, once a second while media flows. */
 ({ event: "quality"; 
 /**  The call. */
@@ -429,7 +466,7 @@ mos: number | null;
 /**  Inter-arrival jitter, ms. */
 jitter_ms: number | null; 
 /**  Packet loss, percent. */
-loss_pct: number | null }) & { account?: never; agent?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+loss_pct: number | null }) & { account?: never; agent?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  A note was saved or its sync state changed. */
 ({ event: "note_saved"; 
 /**  The note's id. */
@@ -439,7 +476,7 @@ call: string | null;
 /**  Where it stands. */
 sync: NoteSync; 
 /**  Why, when it failed. */
-reason: string | null }) & { account?: never; agent?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; on?: never; phase?: never; query?: never; queue?: never; registration?: never; session?: never; state?: never } | 
+reason: string | null }) & { account?: never; agent?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; on?: never; phase?: never; query?: never; queue?: never; registration?: never; session?: never; state?: never } | 
 /**
  *  Who is calling (screen pop): sent on ringing, from the cache or
  *  marked loading, and again when the CRM answers.
@@ -448,46 +485,50 @@ reason: string | null }) & { account?: never; agent?: never; calls?: never; case
 /**  The call. */
 call: string; 
 /**  What is known. */
-customer: CustomerContext_Serialize }) & { account?: never; agent?: never; calls?: never; case?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+customer: CustomerContext_Serialize }) & { account?: never; agent?: never; calls?: never; case?: never; connection?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  The answer to `experts`: matching Teams users with their presence. */
 ({ event: "experts"; 
 /**  The query it answers. */
 query: string; 
 /**  Favourites first, then by name. */
-experts: Expert_Serialize[] }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+experts: Expert_Serialize[] }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  An expert's Teams presence changed. */
 ({ event: "presence"; 
 /**  The expert, with the new presence. */
-expert: Expert_Serialize }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+expert: Expert_Serialize }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  The Microsoft 365 account changed. */
 ({ event: "account"; 
 /**  Where it stands. */
-account: AccountState }) & { agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+account: AccountState }) & { agent?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  Note sync as a whole changed. */
 ({ event: "sync"; 
 /**  Pending, conflicts, offline. */
-sync: SyncStatus }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never } | 
+sync: SyncStatus }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never } | 
 /**  The answer to `history`: calls, newest first. */
 ({ event: "history"; 
 /**  The query it answers. */
 query: string; 
 /**  Matching calls. */
-calls: HistoryEntry_Serialize[] }) & { account?: never; agent?: never; call?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+calls: HistoryEntry_Serialize[] }) & { account?: never; agent?: never; call?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  The answer to `devices`, and after any device change. */
 ({ event: "devices"; 
 /**  Devices and choices. */
-devices: AudioDevices }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+devices: AudioDevices }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+/**  The connection settings, after `connection` or a save. */
+({ event: "connection"; 
+/**  The settings, their file, and whether they are locked or saved. */
+connection: ConnectionView_Serialize }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**
  *  The microphone was muted or unmuted (from the window, a global
  *  shortcut or the CLI); it stays so until changed.
  */
 ({ event: "mute"; 
 /**  Muted. */
-on: boolean }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+on: boolean }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  The microphone's level while settings shows the meter, 0 to 1. */
 ({ event: "level"; 
 /**  Peak level over the last 50 ms. */
-input: number | null }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+input: number | null }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
 /**  Something went wrong that the agent should know about. */
 {
 	event: "error",
@@ -606,6 +647,72 @@ export type ChosenState =
 "away" | 
 /**  Signed out of the contact center. */
 "offline";
+
+/**  What the settings screen edits. */
+export type ConnectionSettings = ConnectionSettings_Serialize | ConnectionSettings_Deserialize;
+
+/**  What the settings screen edits. */
+export type ConnectionSettings_Deserialize = {
+	/**  SBC WebSocket URLs in failover order. */
+	servers: string[],
+	/**  The address of record, `sip:user@domain`. */
+	user: string,
+	/**  The digest authorization user. */
+	auth_user: string,
+	/**  The name callees see. */
+	display_name?: string | null,
+	/**  An outbound proxy URI. */
+	outbound_proxy?: string | null,
+	/**  The Microsoft 365 tenant (GUID or domain); empty leaves it as is. */
+	tenant?: string | null,
+	/**  The app registration's client id; empty leaves it as is. */
+	client_id?: string | null,
+};
+
+/**  What the settings screen edits. */
+export type ConnectionSettings_Serialize = {
+	/**  SBC WebSocket URLs in failover order. */
+	servers: string[],
+	/**  The address of record, `sip:user@domain`. */
+	user: string,
+	/**  The digest authorization user. */
+	auth_user: string,
+	/**  The name callees see. */
+	display_name: string | null,
+	/**  An outbound proxy URI. */
+	outbound_proxy: string | null,
+	/**  The Microsoft 365 tenant (GUID or domain); empty leaves it as is. */
+	tenant: string | null,
+	/**  The app registration's client id; empty leaves it as is. */
+	client_id: string | null,
+};
+
+/**  The connection settings and where they live. */
+export type ConnectionView = ConnectionView_Serialize | ConnectionView_Deserialize;
+
+/**  The connection settings and where they live. */
+export type ConnectionView_Deserialize = {
+	/**  The settings now in the file (empty when there is none). */
+	settings: ConnectionSettings_Deserialize,
+	/**  The configuration file they are saved to. */
+	file: string,
+	/**  Whether the administrator locked them (the form is read-only). */
+	locked: boolean,
+	/**  Whether this is the answer to a save (restart to use them). */
+	saved: boolean,
+};
+
+/**  The connection settings and where they live. */
+export type ConnectionView_Serialize = {
+	/**  The settings now in the file (empty when there is none). */
+	settings: ConnectionSettings_Serialize,
+	/**  The configuration file they are saved to. */
+	file: string,
+	/**  Whether the administrator locked them (the form is read-only). */
+	locked: boolean,
+	/**  Whether this is the answer to a save (restart to use them). */
+	saved: boolean,
+};
 
 /**  Where customer context came from. */
 export type ContextSource = 
@@ -878,6 +985,12 @@ export type NoteSync =
 "conflict" | 
 /**  The CRM refused it; the reason says why. */
 "failed";
+
+/**
+ *  A password in a command: never shown by `Debug` (commands are logged
+ *  when refused).
+ */
+export type Password = string;
 
 /**  An earlier contact with the customer. */
 export type PastInteraction = {

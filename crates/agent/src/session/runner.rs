@@ -460,6 +460,25 @@ impl Runner {
                 self.emit_devices();
                 Ok(())
             }
+            AgentCommand::Connection => {
+                let file = self.connection_file()?;
+                let view = tokio::task::spawn_blocking(move || crate::connection::view(&file))
+                    .await
+                    .map_err(|e| Error::Config(e.to_string()))??;
+                self.emit(AgentEvent::Connection { connection: view });
+                Ok(())
+            }
+            AgentCommand::Configure { settings, password } => {
+                let file = self.connection_file()?;
+                let view = tokio::task::spawn_blocking(move || {
+                    crate::connection::save(&file, &settings, password.as_ref().map(|p| p.0.as_str()))
+                })
+                .await
+                .map_err(|e| Error::Config(e.to_string()))??;
+                tracing::info!("connection settings saved to {}; they apply at the next start", view.file);
+                self.emit(AgentEvent::Connection { connection: view });
+                Ok(())
+            }
             AgentCommand::Device { role, id } => self.choose_device(role, id).await,
             AgentCommand::TestTone { role } => {
                 match role {
@@ -796,6 +815,15 @@ impl Runner {
                 other.map_err(Error::Sip)
             }
         }
+    }
+
+    /// The file the settings screen edits.
+    fn connection_file(&self) -> Result<std::path::PathBuf, Error> {
+        self.config
+            .config_file
+            .clone()
+            .or_else(crate::connection::user_file)
+            .ok_or_else(|| Error::Config("no configuration directory for this user".into()))
     }
 
     /// The host's network changed: every connected call restarts ICE

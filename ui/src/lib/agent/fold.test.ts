@@ -119,4 +119,23 @@ describe("fold", () => {
     v = fold(v, { event: "error", code: "microsoft365", message: "presence" }, 5000);
     expect(v.experts.error).toBeNull();
   });
+
+  it("keeps the connection settings, and forgets a save's status when they are read or saved again", () => {
+    const settings = {
+      servers: ["wss://sbc.contoso.example"],
+      user: "sip:agent@contoso.example",
+      auth_user: "agent",
+      display_name: null,
+      outbound_proxy: null,
+      tenant: null,
+      client_id: null,
+    };
+    let v = replay([{ event: "connection", connection: { settings, file: "/etc/w.toml", locked: false, saved: false } }]);
+    expect(v.connection?.settings.servers).toEqual(["wss://sbc.contoso.example"]);
+    v = fold(v, { event: "connection", connection: { settings, file: "/etc/w.toml", locked: false, saved: true } }, 2000);
+    expect(v.connection?.saved).toBe(true);
+    v = beforeCommand(v, { cmd: "connection" });
+    expect(v.connection).toMatchObject({ saved: false, file: "/etc/w.toml" });
+    expect(beforeCommand(v, { cmd: "configure", settings, password: null })).toBe(v);
+  });
 });

@@ -8,6 +8,7 @@ import type {
   AgentState,
   AudioDevices,
   CallState,
+  ConnectionView_Deserialize as ConnectionView,
   CustomerContext_Deserialize as CustomerContext,
   ErrorCode,
   Expert_Deserialize as Expert,
@@ -20,7 +21,7 @@ import type {
   TransferPhase,
 } from "../bindings";
 
-export type { AgentCommand, AgentEvent, CustomerContext, Expert, HistoryEntry };
+export type { AgentCommand, AgentEvent, ConnectionView, CustomerContext, Expert, HistoryEntry };
 
 export interface Quality {
   mos: number | null;
@@ -99,6 +100,12 @@ export interface View {
   sync: SyncStatus | null;
   history: { query: string; calls: HistoryEntry[]; searching: boolean };
   devices: AudioDevices | null;
+  /**
+   * The connection settings (SBC, SIP account, tenant) from the last
+   * `connection` event; `saved` says it answers a save made since the
+   * settings were last read (the new settings apply at the next start).
+   */
+  connection: ConnectionView | null;
   level: number | null;
   muted: boolean;
   /** What the agent just dialled, to name the outbound call that follows. */
@@ -125,6 +132,7 @@ export function initialView(now = 0): View {
     sync: null,
     history: { query: "", calls: [], searching: false },
     devices: null,
+    connection: null,
     level: null,
     muted: false,
     pendingDial: null,
@@ -238,6 +246,11 @@ export function beforeCommand(view: View, cmd: AgentCommand, expertName: string 
       return { ...view, experts: { ...view.experts, query: cmd.query, searching: true, error: null } };
     case "history":
       return { ...view, history: { ...view.history, query: cmd.query ?? "", searching: true } };
+    case "connection":
+    case "configure":
+      // Reading the settings again, or saving them again, forgets that an
+      // earlier save is waiting for a restart until the answer says so.
+      return view.connection?.saved ? { ...view, connection: { ...view.connection, saved: false } } : view;
     default:
       return view;
   }
@@ -388,6 +401,8 @@ export function fold(view: View, ev: AgentEvent, now: number): View {
       return { ...view, history: { query: ev.query, calls: ev.calls, searching: false } };
     case "devices":
       return { ...view, devices: ev.devices };
+    case "connection":
+      return { ...view, connection: ev.connection };
     case "level":
       return { ...view, level: ev.input };
     case "mute":

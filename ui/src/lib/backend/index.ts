@@ -10,7 +10,7 @@ import type {
 import { tauriBackend } from "./tauri";
 import { mockBackend, optionsFromQuery } from "./mock";
 
-export type { AppInfo, ErrorPayload, KeyringHealth } from "../bindings";
+export type { AppInfo, ConnectionSettings_Deserialize as ConnectionSettings, ErrorPayload, KeyringHealth } from "../bindings";
 export type AgentCommand = AgentCommand_Deserialize;
 export type AgentEvent = AgentEvent_Deserialize;
 
@@ -26,6 +26,11 @@ export interface Backend {
   command(cmd: AgentCommand): Promise<Outcome<null>>;
   /** The events that rebuild the current state; call once after `subscribe`. */
   snapshot(): Promise<Outcome<AgentEvent[]>>;
+  /**
+   * Restarts the app (connection settings saved from the settings screen
+   * apply at the next start). Inside Tauri it does not come back.
+   */
+  restart(): Promise<Outcome<null>>;
   /** Follows the event stream; returns the function that stops following. */
   subscribe(handler: (event: AgentEvent) => void): Promise<() => void>;
 }

@@ -1,5 +1,5 @@
 import { mockBackend, type MockBackend } from "./mock";
-import type { AgentEvent } from "./index";
+import type { AgentEvent, ConnectionSettings } from "./index";
 
 describe("mock contact center", () => {
   let mock: MockBackend;
@@ -137,5 +137,58 @@ describe("mock contact center", () => {
     await mock.command({ cmd: "meter", on: false });
     vi.advanceTimersByTime(500);
     expect(events.filter((e) => e.event === "level").length).toBe(n);
+  });
+
+  describe("connection settings", () => {
+    const good: ConnectionSettings = {
+      servers: ["wss://sbc1.contoso.example:443", "ws://127.0.0.1:8089/ws"],
+      user: "sip:agent1001@contoso.example",
+      auth_user: "agent1001",
+      display_name: null,
+      outbound_proxy: null,
+      tenant: null,
+      client_id: null,
+    };
+
+    it("answers `connection` with the lab's empty settings and saves valid ones", async () => {
+      expect(await mock.command({ cmd: "connection" })).toEqual({ status: "ok", data: null });
+      expect(events.at(-1)).toEqual({
+        event: "connection",
+        connection: { settings: { ...good, servers: [], user: "", auth_user: "" }, file: "~/.config/warmline/warmline.toml", locked: false, saved: false },
+      });
+      expect(await mock.command({ cmd: "configure", settings: good, password: "pw" })).toEqual({ status: "ok", data: null });
+      expect(events.at(-1)).toMatchObject({ event: "connection", connection: { settings: good, saved: true, locked: false } });
+    });
+
+    it("refuses bad settings with a `config` error naming the field", async () => {
+      const cases: [Partial<ConnectionSettings>, string][] = [
+        [{ servers: [] }, "sip.servers"],
+        [{ servers: ["http://sbc.example.com"] }, "sip.servers"],
+        [{ servers: ["ws://sbc.example.com"] }, "sip.servers"],
+        [{ user: "agent1001@contoso.example" }, "sip.user"],
+        [{ user: "sip:agent1001" }, "sip.user"],
+        [{ auth_user: " " }, "sip.auth_user"],
+        [{ tenant: "contoso.onmicrosoft.com" }, "microsoft365"],
+        [{ client_id: "11111111-2222-3333-4444-555555555555" }, "microsoft365"],
+      ];
+      for (const [change, field] of cases) {
+        const out = await mock.command({ cmd: "configure", settings: { ...good, ...change }, password: null });
+        expect(out.status === "error" && out.error.code, field).toBe("config");
+        expect(out.status === "error" && out.error.message, field).toContain(field);
+      }
+      expect(events.some((e) => e.event === "connection")).toBe(false);
+    });
+
+    it("refuses to save when the administrator locked the connection, and records restarts", async () => {
+      const locked = mockBackend({ sipLocked: true });
+      const snap = await locked.snapshot();
+      expect(snap.status === "ok" && snap.data[0]?.event === "ready" && snap.data[0].session.locked).toContain("sip");
+      const out = await locked.command({ cmd: "configure", settings: good, password: null });
+      expect(out.status === "error" && out.error).toMatchObject({ code: "config", message: expect.stringContaining("locked") });
+      expect(locked.restarts).toBe(0);
+      expect(await locked.restart()).toEqual({ status: "ok", data: null });
+      expect(locked.restarts).toBe(1);
+      locked.dispose();
+    });
   });
 });

@@ -9,6 +9,8 @@ import type {
   AppInfo,
   AudioDevices,
   CallState,
+  ConnectionSettings_Deserialize as ConnectionSettings,
+  ConnectionView_Deserialize as ConnectionView,
   CustomerContext_Deserialize as CustomerContext,
   ErrorCode,
   Expert_Deserialize as Expert,
@@ -32,6 +34,11 @@ export interface MockOptions {
   crmOffline?: boolean;
   /** Send quality and presence updates on intervals (off in unit tests by default). */
   liveUpdates?: boolean;
+  /**
+   * The administrator locked the connection settings: a company's
+   * configuration file with `locked = ["sip"]` instead of the built-in lab.
+   */
+  sipLocked?: boolean;
 }
 
 /** The mock, with handles for tests and the accessibility check. */
@@ -45,6 +52,8 @@ export interface MockBackend extends Backend {
   remoteHangup(call: string): void;
   /** Stops every timer. */
   dispose(): void;
+  /** How many times the app was asked to restart. */
+  readonly restarts: number;
 }
 
 /** Reads mock options from a query string: `?mock=hostile,fast,offline`. */
@@ -88,8 +97,60 @@ const SESSION: SessionInfo = {
     { code: "wrong_number", label: "Wrong number" },
   ],
   wrap_up_seconds: 60,
-  locked: ["sip", "media", "microsoft365", "crm", "dial_policy"],
+  // The lab's connection is the agent's to set (saving moves to a real SBC).
+  locked: ["media", "microsoft365", "crm", "dial_policy"],
 };
+
+/** Nothing configured yet: the built-in lab has no configuration file. */
+const NO_CONNECTION: ConnectionSettings = {
+  servers: [],
+  user: "",
+  auth_user: "",
+  display_name: null,
+  outbound_proxy: null,
+  tenant: null,
+  client_id: null,
+};
+
+/** What an administrator's file sets (with `sipLocked`). */
+const COMPANY_CONNECTION: ConnectionSettings = {
+  servers: ["wss://sbc1.contoso.example:443", "wss://sbc2.contoso.example:443"],
+  user: "sip:dana.whitfield@contoso.example",
+  auth_user: "dana.whitfield",
+  display_name: "Dana Whitfield",
+  outbound_proxy: null,
+  tenant: "contoso.onmicrosoft.com",
+  client_id: "11111111-2222-3333-4444-555555555555",
+};
+
+const blank = (v: string | null | undefined): string | null => (v?.trim() ? v.trim() : null);
+
+/**
+ * Roughly what the agent's configuration check says about connection
+ * settings: the message names the field, as the real one does.
+ */
+export function connectionProblem(s: ConnectionSettings): string | null {
+  const servers = s.servers.map((x) => x.trim()).filter((x) => x !== "");
+  if (servers.length === 0) return "sip.servers: list at least one SBC WebSocket URL (wss://...)";
+  for (const url of servers) {
+    if (/^ws:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/i.test(url)) continue;
+    if (/^ws:\/\//i.test(url))
+      return `sip.servers: ${url}: plain ws:// is only allowed on loopback; use wss:// so signalling is encrypted`;
+    if (!/^wss:\/\/[^\s/:]+(:\d+)?(\/\S*)?$/i.test(url))
+      return `sip.servers: ${url}: not a WebSocket URL; write wss://sbc.example.com`;
+  }
+  if (!/^sips?:[^@\s]+@[^@\s]+$/.test(s.user.trim()))
+    return "sip.user: must be a SIP address of record like sip:agent1001@pbx.example.com";
+  if (s.auth_user.trim() === "") return "sip.auth_user: must not be empty (leave it out to use the user part)";
+  const proxy = blank(s.outbound_proxy);
+  if (proxy && !/^sips?:\S+$/.test(proxy)) return "sip.outbound_proxy: must be a SIP URI, e.g. sip:sbc.example.com;lr";
+  const tenant = blank(s.tenant);
+  const client = blank(s.client_id);
+  if ((tenant === null) !== (client === null)) return "microsoft365: needs both the tenant and the client id";
+  if (client && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(client))
+    return "microsoft365.client_id: must be the app registration's client id, a GUID";
+  return null;
+}
 
 const DEVICES: AudioDevices = {
   inputs: [
@@ -125,6 +186,13 @@ export function mockBackend(options: MockOptions = {}): MockBackend {
   let account: AccountState = { state: "signed_in", name: "Dana Whitfield", upn: "dana.whitfield@contoso.example" };
   let sync: SyncStatus = { pending: 0, conflicts: 0, offline: !!options.crmOffline, local_only: false };
   let devices: AudioDevices = structuredClone(DEVICES);
+  const session: SessionInfo = options.sipLocked
+    ? { ...SESSION, backend: "configured", locked: ["sip", ...SESSION.locked] }
+    : SESSION;
+  let connection: ConnectionView = options.sipLocked
+    ? { settings: structuredClone(COMPANY_CONNECTION), file: "/etc/warmline/warmline.toml", locked: true, saved: false }
+    : { settings: structuredClone(NO_CONNECTION), file: "~/.config/warmline/warmline.toml", locked: false, saved: false };
+  let restarts = 0;
   const calls = new Map<string, SimCall>();
   const contexts = new Map<string, CustomerContext>();
   const notes = new Map<string, { call: string | null; text: string }>();
@@ -363,7 +431,7 @@ export function mockBackend(options: MockOptions = {}): MockBackend {
       notes: "",
     };
     history.unshift(wrapEntry);
-    const secs = SESSION.wrap_up_seconds;
+    const secs = session.wrap_up_seconds;
     setAgent({ state: "wrap_up", seconds_left: secs });
     cancel(wrapTimer);
     wrapTimer = later(secs * 1000, () => finishWrapUp(null), false);
@@ -610,7 +678,7 @@ export function mockBackend(options: MockOptions = {}): MockBackend {
         return saveNote(cmd.text, cmd.note, cmd.call);
       case "wrapup": {
         if (agent.state !== "wrap_up") return fail("invalid_command", "There is no call to wrap up.");
-        if (!SESSION.dispositions.some((d) => d.code === cmd.disposition)) return fail("invalid_command", `Unknown disposition ${cmd.disposition}.`);
+        if (!session.dispositions.some((d) => d.code === cmd.disposition)) return fail("invalid_command", `Unknown disposition ${cmd.disposition}.`);
         finishWrapUp(cmd.disposition);
         return OK;
       }
@@ -655,6 +723,29 @@ export function mockBackend(options: MockOptions = {}): MockBackend {
         if (!pool.some((d) => d.id === cmd.id)) return fail("media", `No such audio device: ${cmd.id}.`);
         devices = { ...devices, [cmd.role]: cmd.id };
         emit({ event: "devices", devices: structuredClone(devices) });
+        return OK;
+      }
+      case "connection":
+        connection = { ...connection, saved: false };
+        emit({ event: "connection", connection: structuredClone(connection) });
+        return OK;
+      case "configure": {
+        if (connection.locked) return fail("config", "the administrator locked the connection settings");
+        const problem = connectionProblem(cmd.settings);
+        if (problem) return fail("config", `${connection.file}: ${problem}`);
+        const s = cmd.settings;
+        const settings: ConnectionSettings = {
+          servers: s.servers.map((x) => x.trim()).filter((x) => x !== ""),
+          user: s.user.trim(),
+          auth_user: s.auth_user.trim(),
+          display_name: blank(s.display_name),
+          outbound_proxy: blank(s.outbound_proxy),
+          // Empty leaves the tenant as it was.
+          tenant: blank(s.tenant) ?? connection.settings.tenant ?? null,
+          client_id: blank(s.client_id) ?? connection.settings.client_id ?? null,
+        };
+        connection = { ...connection, settings, saved: true };
+        emit({ event: "connection", connection: structuredClone(connection) });
         return OK;
       }
       case "test_tone":
@@ -712,9 +803,16 @@ export function mockBackend(options: MockOptions = {}): MockBackend {
     async command(cmd) {
       return run(cmd);
     },
+    async restart() {
+      restarts++;
+      return OK;
+    },
+    get restarts() {
+      return restarts;
+    },
     async snapshot() {
       const events: AgentEvent[] = [
-        { event: "ready", session: structuredClone(SESSION) },
+        { event: "ready", session: structuredClone(session) },
         registration,
         { event: "state", agent },
         { event: "account", account },

@@ -11,6 +11,7 @@ vi.mock("../bindings", () => ({
           ? { status: "error", error: { code: "no_call", message: "nothing rings" } }
           : { status: "ok", data: null },
     ),
+    restartApp: vi.fn(async () => Promise.reject(new Error("restart refused"))),
     agentSnapshot: vi.fn(async () => ({ status: "ok", data: [{ event: "state", agent: { state: "available" } }] })),
   },
   events: {
@@ -49,5 +50,13 @@ describe("tauri backend", () => {
     stop();
     expect(got).toEqual([{ event: "level", input: 0.5 }]);
     expect(listeners).toHaveLength(0);
+  });
+
+  it("asks Tauri to restart the app, and reports a refusal", async () => {
+    const { commands } = await import("../bindings");
+    expect(await tauriBackend.restart()).toEqual({ status: "error", error: { code: "internal", message: "restart refused" } });
+    expect(commands.restartApp).toHaveBeenCalledTimes(1);
+    vi.mocked(commands.restartApp).mockResolvedValueOnce(undefined);
+    expect(await tauriBackend.restart()).toEqual({ status: "ok", data: null });
   });
 });

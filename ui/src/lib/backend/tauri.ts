@@ -16,6 +16,11 @@ export const tauriBackend: Backend = {
   appInfo: () => settle(() => commands.appInfo()),
   command: (cmd) => settle(() => commands.agentCommand(cmd)),
   snapshot: () => settle(() => commands.agentSnapshot()),
+  restart: () =>
+    settle(async () => {
+      await commands.restartApp();
+      return { status: "ok", data: null };
+    }),
   async subscribe(handler) {
     const unlisten = await events.agentUpdate.listen((e) => handler(e.payload));
     return unlisten;
