@@ -64,8 +64,54 @@ app_call=$(pss_mib "$PID")
 connected=$(grep -c '"connected"' "$tmp/app.log" || true)
 stop
 
+# The same app on a real configuration, its contact center in another
+# process (`warmline-cli lab`): what an agent's PC runs in production, with
+# no embedded lab in the app's own memory. The configuration file is written
+# here; the SIP password goes to the keyring through the agent's own
+# `configure` command (what the settings screen does).
+CLI=${WARMLINE_CLI:-$(dirname "$BIN")/warmline-cli}
+lab_in="$tmp/lab.in"; mkfifo "$lab_in"
+"$CLI" lab < "$lab_in" > "$tmp/lab.out" 2> "$tmp/lab.err" &
+LAB=$!
+exec 7> "$lab_in"
+field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" | head -1; }
+for _ in $(seq 1 100); do grep -q '"event":"ready"' "$tmp/lab.out" 2>/dev/null && break; sleep 0.1; done
+ready=$(grep -m1 '"event":"ready"' "$tmp/lab.out")
+echo '{"id":"accounts","cmd":"sip_accounts"}' >&7
+for _ in $(seq 1 100); do grep -q '"id":"accounts"' "$tmp/lab.out" && break; sleep 0.1; done
+accounts=$(grep -m1 '"id":"accounts"' "$tmp/lab.out")
+aor=$(field aor <<< "$accounts"); ext=$(field extension <<< "$accounts"); password=$(field password <<< "$accounts")
+mkdir -p "$tmp/xdg/config/warmline" "$tmp/xdg/data"
+cat > "$tmp/xdg/config/warmline/warmline.toml" <<TOML
+acd = "pidf"
+[sip]
+servers = ["$(field sip_ws <<< "$ready")"]
+user = "$aor"
+auth_user = "$ext"
+[microsoft365]
+tenant = "$(field entra_tenant <<< "$ready")"
+client_id = "$(field entra_client_id <<< "$ready")"
+authority = "$(field entra_authority <<< "$ready")"
+graph = "$(field graph_base <<< "$ready")"
+TOML
+xdg=(env XDG_CONFIG_HOME="$tmp/xdg/config" XDG_DATA_HOME="$tmp/xdg/data")
+printf '{"cmd":"configure","settings":{"servers":["%s"],"user":"%s","auth_user":"%s","display_name":null,"outbound_proxy":null,"tenant":null,"client_id":null},"password":"%s"}\n{"cmd":"quit"}\n' \
+  "$(field sip_ws <<< "$ready")" "$aor" "$ext" "$password" | "${xdg[@]}" "$CLI" agent --lab > "$tmp/configure.out" 2>&1 || true
+start "$tmp/real.log" "${xdg[@]}" "$BIN"
+real_ready=$READY_MS; sleep "$SETTLE"; real_idle=$(pss_mib "$PID")
+xdotool mousemove 640 600 click 1 && sleep 0.3
+xdotool key ctrl+shift+k && sleep 0.3
+xdotool type --delay 20 "+442079460101" && xdotool key Return
+sleep $((SETTLE + 5))
+real_call=$(pss_mib "$PID")
+stop
+exec 7>&-
+kill "$LAB" 2>/dev/null || true; wait "$LAB" 2>/dev/null || true
+
 echo "desktop ($BIN, Xvfb):"
 printf '  cold start to an interactive window: app %s ms, bare Tauri window %s ms (target: app <= 1000 ms)\n' "$app_ready" "$bare_ready"
 printf '  PSS of the process tree: bare window %s MiB; app idle %s MiB (+%s); app during a call %s MiB (+%s)\n' \
   "$bare_pss" "$app_idle" "$(echo "$app_idle - $bare_pss" | bc)" "$app_call" "$(echo "$app_call - $bare_pss" | bc)"
+printf '  the app on a configuration, its contact center (warmline-cli lab) in another process: ready %s ms; idle %s MiB (+%s); during a call %s MiB (+%s)\n' \
+  "$real_ready" "$real_idle" "$(echo "$real_idle - $bare_pss" | bc)" "$real_call" "$(echo "$real_call - $bare_pss" | bc)"
 echo "  targets: idle <= bare + 25 MiB, during a call <= bare + 50 MiB"
