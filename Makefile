@@ -18,7 +18,7 @@ ui: setup
 
 ## run: build and launch the desktop app (the embedded lab is the back end).
 run: ui
-	$(CARGO) build -p warmline
+	$(CARGO) build -p warmline -p warmline-cli
 	./target/debug/warmline
 
 ## test: formatting, lints, Rust tests, UI checks and the desktop end-to-end test.
@@ -58,7 +58,7 @@ bench: setup
 	$(SESSION) $(CARGO) bench -p warmline-agent --features lab --bench calls
 	@echo "== desktop start-up and memory next to a bare Tauri window: installer/bench-desktop.sh"
 	cd ui && npm run build
-	$(CARGO) build -p warmline
+	$(CARGO) build -p warmline -p warmline-cli
 	$(SESSION) installer/bench-desktop.sh
 
 ## fuzz: the SIP parser, then the user agent fed any frames, under libFuzzer
