@@ -18,7 +18,7 @@ ui: setup
 
 ## run: build and launch the desktop app (the embedded lab is the back end).
 run: ui
-	$(CARGO) build -p warmline -p warmline-cli
+	$(CARGO) build -p warmline
 	./target/debug/warmline
 
 ## test: formatting, lints, Rust tests, UI checks and the desktop end-to-end test.
