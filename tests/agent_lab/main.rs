@@ -111,6 +111,17 @@ impl World {
     /// A customer calls `queue`, saying the customer tone and recording
     /// what it hears to `record` (in the test's directory).
     fn call(&self, from: &str, queue: &str, record: Option<&str>) -> (CustomerHandle, Option<PathBuf>) {
+        self.call_saying(from, queue, Audio::ToneHz(f64::from(CUSTOMER_HZ)), record)
+    }
+
+    /// A customer call with its own voice (`audio`).
+    fn call_saying(
+        &self,
+        from: &str,
+        queue: &str,
+        audio: Audio,
+        record: Option<&str>,
+    ) -> (CustomerHandle, Option<PathBuf>) {
         let record = record.map(|r| self.artifacts.join(r));
         let handle = self
             .control
@@ -118,7 +129,7 @@ impl World {
                 from: from.into(),
                 name: None,
                 queue: queue.into(),
-                audio: Audio::ToneHz(f64::from(CUSTOMER_HZ)),
+                audio,
                 record: record.clone(),
             })
             .expect("the customer calls");

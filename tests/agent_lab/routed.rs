@@ -157,3 +157,32 @@ async fn realtime_a_network_change_restarts_ice_and_the_call_goes_on() {
     heard.assert_hears(first + SETTLE, heard.windows().saturating_sub(10), AGENT_HZ, MEASURED, "the whole call");
     w.agent.quit().await;
 }
+
+/// DTMF: the agent keys digits (an IVR or a card number on the customer's
+/// side); the agent hears each key's two tones as a desk phone plays them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn realtime_the_agent_hears_its_own_dtmf_keys() {
+    let mut w = World::start("dtmf_feedback", None).await;
+    // A silent customer, so that what the agent hears is the keys alone.
+    let (customer, record) =
+        w.call_saying(CUSTOMER, "billing", warmline_lab::scenario::Audio::Silence, Some("customer-heard.wav"));
+    let call = w.agent.incoming().await;
+    w.agent.command(AgentCommand::Answer { call: None }).await;
+    w.agent.call_state(Some(&call), CallState::Connected).await;
+    w.agent.media_flows(&call).await;
+    let before = w.agent.mark();
+    w.agent.command(AgentCommand::Dtmf { digits: "55".into(), call: None }).await;
+    let span = play(&[&w.agent], std::time::Duration::from_secs(1)).await[0];
+    // Two keys of 100 ms: 10 windows of 20 ms with both tones of a 5.
+    let both = |hz: f32| w.agent.heard((before, span.1), hz);
+    let (low, high) = (both(770.0), both(1336.0));
+    let windows = (span.1 - before) / 960;
+    assert!(
+        low * windows as f32 >= 8.0 && high * windows as f32 >= 8.0,
+        "the agent hears its keys: 770 Hz in {low:.2} and 1336 Hz in {high:.2} of {windows} windows"
+    );
+    w.agent.command(AgentCommand::Hangup { call: None }).await;
+    w.agent.ended(&call).await;
+    let _ = w.customer_hangs_up(&customer, record.as_deref().expect("recorded")).await;
+    w.agent.quit().await;
+}

@@ -123,6 +123,9 @@ impl AudioLoop {
         self.mixer.mix_minus(&inputs, &mut outputs);
         if let Some(sound) = &mut self.local_sound {
             sound.mix_into(&mut self.mixes[0]);
+            if sound.finished() {
+                self.local_sound = None;
+            }
         }
         let speaker = &self.mixes[0];
         if let Some(echo) = &mut self.echo {

@@ -88,16 +88,37 @@ impl Sound {
 
     /// A player that mixes this sound, looped, into 20 ms frames.
     pub fn player(self) -> Result<SoundPlayer, Error> {
-        Ok(SoundPlayer { samples: self.cycle()?, pos: 0 })
+        Ok(SoundPlayer { samples: self.cycle()?, pos: 0, looped: true })
     }
 }
 
-/// A sound looping frame by frame, to mix into the speaker path
-/// ([`crate::engine::AudioLoop::set_local_sound`]).
+/// The agent's own feedback for DTMF digits sent: each digit's two tones
+/// for 100 ms, 60 ms apart, quietly (-20 dBFS each), as a desk phone
+/// plays them in the handset.
+pub fn dtmf_feedback(digits: &str) -> SoundPlayer {
+    let (tone, gap) = (ENGINE_RATE as usize / 10, ENGINE_RATE as usize * 60 / 1000);
+    let mut samples = Vec::with_capacity(digits.len() * (tone + gap));
+    for (low, high) in digits.chars().filter_map(crate::dtmf::dtmf_frequencies) {
+        let mut a = crate::tone::ToneGenerator::new(ENGINE_RATE, low, 0.1);
+        let mut b = crate::tone::ToneGenerator::new(ENGINE_RATE, high, 0.1);
+        let mut burst = a.next_frame(tone);
+        for (s, t) in burst.iter_mut().zip(b.next_frame(tone)) {
+            *s = s.saturating_add(t);
+        }
+        samples.extend_from_slice(&burst);
+        samples.resize(samples.len() + gap, 0);
+    }
+    SoundPlayer { samples, pos: 0, looped: false }
+}
+
+/// A sound mixed frame by frame into the speaker path
+/// ([`crate::engine::AudioLoop::set_local_sound`]): looping (ringback, the
+/// test tone) or once (DTMF feedback).
 #[derive(Debug, Clone)]
 pub struct SoundPlayer {
     samples: Vec<i16>,
     pos: usize,
+    looped: bool,
 }
 
 impl SoundPlayer {
@@ -107,9 +128,20 @@ impl SoundPlayer {
             return;
         }
         for s in out {
+            if self.pos >= self.samples.len() {
+                if !self.looped {
+                    return;
+                }
+                self.pos = 0;
+            }
             *s = s.saturating_add(self.samples[self.pos]);
-            self.pos = (self.pos + 1) % self.samples.len();
+            self.pos += 1;
         }
+    }
+
+    /// Whether a sound played once has ended.
+    pub fn finished(&self) -> bool {
+        !self.looped && self.pos >= self.samples.len()
     }
 }
 
@@ -151,6 +183,28 @@ impl Ringer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dtmf_feedback_plays_each_digit_once() {
+        let mut player = dtmf_feedback("5#x");
+        let mut out = Vec::new();
+        while !player.finished() {
+            let mut frame = vec![0i16; 960];
+            player.mix_into(&mut frame);
+            out.extend_from_slice(&frame);
+        }
+        // Two digits (x is none): 2 x (100 ms + 60 ms) in 20 ms frames.
+        assert_eq!(out.len(), 16 * 960);
+        let first = &out[..4800];
+        for hz in [770.0, 1336.0] {
+            assert!(ToneDetector::new(48_000, hz).ratio(&first[960..1920]) > 0.3, "5 has {hz} Hz");
+        }
+        let hash = &out[160 * 48..160 * 48 + 4800];
+        assert!(ToneDetector::new(48_000, 941.0).ratio(&hash[960..1920]) > 0.3, "# has 941 Hz");
+        let mut after = vec![0i16; 960];
+        player.mix_into(&mut after);
+        assert!(after.iter().all(|&s| s == 0), "played once, then nothing");
+    }
     use crate::tone::ToneDetector;
 
     fn wav_bytes(samples: &[i16], rate: u32) -> Vec<u8> {

@@ -106,6 +106,8 @@ pub(crate) enum Control {
     Output(Option<String>),
     /// Play a short tone on the output, over whatever else plays.
     TestTone,
+    /// The agent's own feedback for DTMF digits sent.
+    DtmfFeedback(String),
     /// Report the microphone's level every 60 ms (settings' meter).
     Meter(Option<mpsc::UnboundedSender<f32>>),
     /// Finish the output file and stop.
@@ -178,6 +180,10 @@ async fn run(mut source: Source, mut sink: Sink, mut control: mpsc::Receiver<Con
                     }
                     Err(e) => tracing::warn!("test tone: {e}"),
                 },
+                Some(Control::DtmfFeedback(digits)) => {
+                    audio.set_local_sound(Some(warmline_media::sounds::dtmf_feedback(&digits)));
+                    tone_left = 0;
+                }
                 Some(Control::Meter(m)) => meter = m,
                 Some(Control::Stop(done)) => {
                     finish(sink);

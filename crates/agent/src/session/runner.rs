@@ -400,6 +400,8 @@ impl Runner {
                 for d in digits.chars() {
                     media.send_dtmf(d).map_err(media_err)?;
                 }
+                // The agent hears the keys as a desk phone plays them.
+                let _ = self.audio.send(Control::DtmfFeedback(digits)).await;
                 Ok(())
             }
             AgentCommand::Hangup { call } => {
