@@ -109,6 +109,7 @@ pub fn run() {
                 tauri::WebviewWindowBuilder::from_config(app.handle(), &config)?.build()?
             };
             if !bare {
+                desktop::lighter_rendering(&window);
                 match desktop::build_tray(app.handle()) {
                     Ok(tray) => {
                         if let Ok(mut t) = app.state::<desktop::TrayState<tauri::Wry>>().0.lock() {
