@@ -182,3 +182,22 @@ describe("SettingsDialog: connection", () => {
     expect(screen.getByRole("alert").textContent).toContain("No se guardó:");
   });
 });
+
+describe("SettingsDialog: audio devices", () => {
+  let h: Harness | undefined;
+  afterEach(() => {
+    teardown(h);
+    setLanguage("en");
+  });
+
+  it("names the system default in the agent's language", async () => {
+    h = await connectMock();
+    setLanguage("es");
+    render(SettingsDialog, { onclose: () => {} });
+    await advance(300);
+    const mic = screen.getByLabelText("Micrófono") as HTMLSelectElement;
+    const first = mic.options[0];
+    expect(first?.value).toBe("default");
+    expect(first?.textContent).toBe("Predeterminado del sistema");
+  });
+});

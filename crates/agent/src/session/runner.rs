@@ -583,7 +583,10 @@ impl Runner {
     }
 
     fn emit_devices(&self) {
-        let (mut inputs, mut outputs) = (Vec::new(), Vec::new());
+        // `default` follows the system's choice; it is what a fresh
+        // configuration says, so it is always offered.
+        let system = || crate::AudioDevice { id: "default".into(), name: "System default".into() };
+        let (mut inputs, mut outputs) = (vec![system()], vec![system()]);
         match warmline_media::device::list_devices() {
             Ok(list) => {
                 for d in list {

@@ -146,6 +146,7 @@ export const en = {
   "experts.search_placeholder": "Name, skill or department",
   "experts.searching": "Searching…",
   "experts.count": "{count} experts",
+  "device.default": "System default",
   "experts.none": "No experts match.",
   "experts.favourites": "Favourites",
   "experts.favourites_count": "{count} favourites",

@@ -147,6 +147,7 @@ export const es: Record<MessageKey, string> = {
   "experts.search_placeholder": "Nombre, habilidad o departamento",
   "experts.searching": "Buscando…",
   "experts.count": "{count} expertos",
+  "device.default": "Predeterminado del sistema",
   "experts.none": "Ningún experto coincide.",
   "experts.favourites": "Favoritos",
   "experts.favourites_count": "{count} favoritos",
