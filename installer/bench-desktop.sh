@@ -46,6 +46,14 @@ start() { # mode -> sets PID, READY_MS
 
 stop() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }
 
+call_expert() { # focus the window, Ctrl+Shift+K (dial), a lab expert's number, Enter
+  xdotool mousemove 640 600 click 1 && sleep 0.3
+  xdotool key ctrl+shift+k && sleep 0.3
+  xdotool type --delay 20 "+442079460101" && xdotool key Return
+  # The expert answers after 3 s; media and the call card are then live.
+  sleep $((SETTLE + 5))
+}
+
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -54,12 +62,7 @@ bare_ready=$READY_MS; sleep "$SETTLE"; bare_pss=$(pss_mib "$PID"); stop
 
 start "$tmp/app.log" "$BIN"
 app_ready=$READY_MS; sleep "$SETTLE"; app_idle=$(pss_mib "$PID")
-# A call: focus the window, Ctrl+Shift+K (dial), a lab expert's number, Enter.
-# The expert answers after 3 s; media and the call card are then live.
-xdotool mousemove 640 600 click 1 && sleep 0.3
-xdotool key ctrl+shift+k && sleep 0.3
-xdotool type --delay 20 "+442079460101" && xdotool key Return
-sleep $((SETTLE + 5))
+call_expert
 app_call=$(pss_mib "$PID")
 connected=$(grep -c '"connected"' "$tmp/app.log" || true)
 stop
@@ -99,10 +102,7 @@ printf '{"cmd":"configure","settings":{"servers":["%s"],"user":"%s","auth_user":
   "$(field sip_ws <<< "$ready")" "$aor" "$ext" "$password" | "${xdg[@]}" "$CLI" agent --lab > "$tmp/configure.out" 2>&1 || true
 start "$tmp/real.log" "${xdg[@]}" "$BIN"
 real_ready=$READY_MS; sleep "$SETTLE"; real_idle=$(pss_mib "$PID")
-xdotool mousemove 640 600 click 1 && sleep 0.3
-xdotool key ctrl+shift+k && sleep 0.3
-xdotool type --delay 20 "+442079460101" && xdotool key Return
-sleep $((SETTLE + 5))
+call_expert
 real_call=$(pss_mib "$PID")
 stop
 exec 7>&-

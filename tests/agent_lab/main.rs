@@ -72,10 +72,8 @@ impl World {
         let speaker = artifacts.join("agent-heard.wav");
         // Only the test's own customers call: the default scenario's
         // scheduled arrivals are off (one could take a test call's place).
-        let mut scenario = warmline_lab::Scenario::default_scenario();
-        scenario.arrivals.per_hour = 0.0;
         let embedded = warmline_agent::embedded::start_scenario(
-            scenario,
+            warmline_lab::Scenario::default_scenario().without_arrivals(),
             Some("1001"),
             AudioInput::Tone(AGENT_HZ),
             AudioOutput::Wav(speaker),

@@ -87,14 +87,7 @@ async fn realtime_routed_call_with_screen_pop_synced_note_and_wrap_up_lands_in_t
         .await;
     w.agent.command(AgentCommand::Wrapup { disposition: "resolved".into() }).await;
     w.agent.shows_available().await;
-    w.agent.command(AgentCommand::History { query: "payment plan".into() }).await;
-    let calls = w
-        .agent
-        .wait("the history", |e| match e {
-            AgentEvent::History { calls, .. } => Some(calls.clone()),
-            _ => None,
-        })
-        .await;
+    let calls = w.agent.history("payment plan").await;
     assert_eq!(calls.len(), 1, "one call matches the note's text: {calls:#?}");
     let row = &calls[0];
     assert_eq!(row.party, CUSTOMER);

@@ -129,14 +129,7 @@ async fn realtime_warm_transfer_customer_hears_no_consult_then_talks_to_the_expe
 
     // The history: the customer's call, transferred, and the consult call
     // that names it.
-    w.agent.command(AgentCommand::History { query: String::new() }).await;
-    let calls = w
-        .agent
-        .wait("the history", |e| match e {
-            AgentEvent::History { calls, .. } => Some(calls.clone()),
-            _ => None,
-        })
-        .await;
+    let calls = w.agent.history("").await;
     let customer_row = calls.iter().find(|r| r.direction == "inbound").expect("the customer's call in the history");
     assert_eq!(customer_row.queue.as_deref(), Some("billing"), "{customer_row:?}");
     assert!(customer_row.transferred_to.is_some(), "transferred: {customer_row:?}");

@@ -134,6 +134,16 @@ impl Agent {
         .await
     }
 
+    /// Asks for the call history matching `query` and waits for it.
+    pub async fn history(&mut self, query: &str) -> Vec<warmline_agent::HistoryEntry> {
+        self.command(AgentCommand::History { query: query.into() }).await;
+        self.wait("the history", |e| match e {
+            AgentEvent::History { calls, .. } => Some(calls.clone()),
+            _ => None,
+        })
+        .await
+    }
+
     /// Waits for a quality report on `call` from now on: media is flowing.
     pub async fn media_flows(&mut self, call: &str) {
         // Reports from before (a hold, say) say nothing about now.

@@ -309,10 +309,8 @@ async fn run(calls: usize, dir: PathBuf) -> Fallible<()> {
     // bench's customer, it left that customer queued until cancelled, with
     // nothing heard either way, and after the transfer it kept the expert
     // on a call, 486 Busy, for every call after.)
-    let mut scenario = warmline_lab::Scenario::default_scenario();
-    scenario.arrivals.per_hour = 0.0;
     let embedded = warmline_agent::embedded::start_scenario(
-        scenario,
+        warmline_lab::Scenario::default_scenario().without_arrivals(),
         Some("1001"),
         AudioInput::Tone(AGENT_HZ),
         AudioOutput::Wav(speaker.clone()),

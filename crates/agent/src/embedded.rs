@@ -112,10 +112,14 @@ mod tests {
         // placing its own could answer in their stead.
         let default = start(None, Some("1001"), AudioInput::Silence, AudioOutput::Discard).await.expect("the lab");
         assert!(default.lab.control().next_arrival_ms().is_some(), "the default scenario schedules callers");
-        let mut scenario = Scenario::default_scenario();
-        scenario.arrivals.per_hour = 0.0;
-        let quiet =
-            start_scenario(scenario, Some("1001"), AudioInput::Silence, AudioOutput::Discard).await.expect("the lab");
+        let quiet = start_scenario(
+            Scenario::default_scenario().without_arrivals(),
+            Some("1001"),
+            AudioInput::Silence,
+            AudioOutput::Discard,
+        )
+        .await
+        .expect("the lab");
         assert_eq!(quiet.lab.control().next_arrival_ms(), None, "no scheduled caller");
         assert_eq!(quiet.session.info.backend, crate::view::Backend::Lab);
     }

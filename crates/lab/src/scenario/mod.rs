@@ -275,6 +275,13 @@ pub enum ScenarioError {
 }
 
 impl Scenario {
+    /// This scenario with no scheduled callers: for a harness that places
+    /// every call itself (a scheduled caller could take its call's place).
+    pub fn without_arrivals(mut self) -> Scenario {
+        self.arrivals.per_hour = 0.0;
+        self
+    }
+
     /// The scenario `make run` uses.
     pub fn default_scenario() -> Scenario {
         let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/lab");
