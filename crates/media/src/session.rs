@@ -75,7 +75,8 @@ pub struct MediaConfig {
     pub udp_addrs: Vec<String>,
     /// Longest wait for candidates before an offer or answer goes out.
     pub gather_timeout: Duration,
-    /// Pause between ICE connectivity checks.
+    /// Pause between ICE connectivity checks (Ta, RFC 8445 section 14.2);
+    /// it also bounds when the DTLS handshake starts (see transport.rs).
     pub ice_check_interval: Duration,
     /// Codecs to offer or accept, best first.
     pub codecs: Vec<AudioCodec>,
@@ -97,7 +98,7 @@ impl Default for MediaConfig {
             // Loopback for the embedded lab, every interface for real calls.
             udp_addrs: vec!["127.0.0.1:0".into(), "0.0.0.0:0".into()],
             gather_timeout: Duration::from_millis(1000),
-            ice_check_interval: Duration::from_millis(50),
+            ice_check_interval: Duration::from_millis(10),
             codecs: vec![AudioCodec::Opus, AudioCodec::Pcmu, AudioCodec::Pcma],
             opus: OpusConfig::default(),
             receive_impairment: None,

@@ -463,6 +463,7 @@ impl ReceiveContext {
             }
             if first {
                 first = false;
+                tracing::debug!("first frame played");
                 let _ = self.events.try_send(MediaEvent::FirstFrame);
             }
             // A consumer that falls behind loses frames, the network side never waits.
