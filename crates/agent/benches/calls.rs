@@ -52,6 +52,10 @@ const TALK: Duration = Duration::from_millis(600);
 
 type Fallible<T> = Result<T, String>;
 
+// What the app and the CLI run on: the bench's memory figures are theirs.
+#[global_allocator]
+static ALLOCATOR: warmline_agent::allocator::Allocator = warmline_agent::allocator::ALLOCATOR;
+
 struct Agent {
     session: Session,
     events: mpsc::UnboundedReceiver<AgentEvent>,
@@ -154,6 +158,9 @@ fn count_windows(samples: &[i16], hz: f32) -> usize {
 /// How long after the first quality report the customer's voice may take.
 const AUDIO_LIMIT: Duration = Duration::from_secs(5);
 
+/// A setup slower than this (the target) is described on stderr.
+const SLOW: Duration = Duration::from_millis(150);
+
 fn frames(n: usize) -> Duration {
     Duration::from_secs_f64((n * FRAME) as f64 / RATE)
 }
@@ -190,8 +197,10 @@ async fn one_call(
                 _ => None,
             })
             .await?;
+        let incoming = offered.elapsed();
         agent.command(AgentCommand::Answer { call: None }).await?;
         agent.call_state(Some(&call), CallState::Connected).await?;
+        let connected = offered.elapsed();
         // Media flows once a quality report comes (a second after ICE).
         agent.wait("media", |e| matches!(e, AgentEvent::Quality { call: c, .. } if *c == call).then_some(())).await?;
         // The customer's voice may come later than the first report (a
@@ -230,7 +239,7 @@ async fn one_call(
             .await?;
         // Measured span: the customer and the expert talk, then hang up.
         tokio::time::sleep(TALK).await;
-        Ok::<_, String>((held, completing, agent_hears))
+        Ok::<_, String>((held, completing, agent_hears, incoming, connected))
     }
     .await;
     let _ = control.hang_up_customer(&customer.id);
@@ -243,7 +252,8 @@ async fn one_call(
     })
     .await?;
     let ended = Instant::now();
-    let (held, completing, agent_hears) = result.map_err(|e| format!("{e} (the customer's call: {detail})"))?;
+    let (held, completing, agent_hears, incoming, connected) =
+        result.map_err(|e| format!("{e} (the customer's call: {detail})"))?;
     let heard = warmline_media::backend::read_wav(record).map_err(|e| format!("the customer's recording: {e}"))?;
     let agent_windows = count_windows(&heard, AGENT_HZ);
     let expert_windows = count_windows(&heard, EXPERT_HZ);
@@ -254,7 +264,18 @@ async fn one_call(
     }
     let customer_hears = (held - offered).saturating_sub(frames(agent_windows));
     let expert_heard_at = (ended - completing).saturating_sub(frames(expert_windows));
-    Ok(Figures { setup: agent_hears.max(customer_hears), completion: expert_heard_at })
+    let setup = agent_hears.max(customer_hears);
+    if setup > SLOW {
+        eprintln!(
+            "slow setup {:.0} ms: incoming {:.0}, connected {:.0}, agent hears {:.0}, customer hears {:.0} ms",
+            ms(setup),
+            ms(incoming),
+            ms(connected),
+            ms(agent_hears),
+            ms(customer_hears)
+        );
+    }
+    Ok(Figures { setup, completion: expert_heard_at })
 }
 
 /// Ends wrap-up and waits until the ACD may route the next call here.
@@ -287,6 +308,50 @@ fn rss_mib() -> f64 {
         .and_then(|v| v.parse::<f64>().ok())
         .unwrap_or(0.0)
         / 1024.0
+}
+
+/// Resident memory by kind of mapping (heap, anonymous maps such as
+/// allocator arenas and thread stacks, files), and the thread count: where a
+/// growth in RSS lives.
+fn rss_by_kind() -> String {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap_or_default();
+    let (mut heap, mut anon, mut stack, mut file) = (0u64, 0u64, 0u64, 0u64);
+    let mut kind = 0u8;
+    for line in smaps.lines() {
+        let mut parts = line.split_whitespace();
+        let first = parts.next().unwrap_or("");
+        if first.contains('-') && first.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            let path = line.split_whitespace().nth(5).unwrap_or("");
+            kind = match path {
+                "[heap]" => 0,
+                "" => 1,
+                p if p.starts_with("[stack") => 2,
+                p if p.starts_with('[') => 1,
+                _ => 3,
+            };
+        } else if first == "Rss:" {
+            let kb: u64 = parts.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+            match kind {
+                0 => heap += kb,
+                1 => anon += kb,
+                2 => stack += kb,
+                _ => file += kb,
+            }
+        }
+    }
+    let threads = std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:").map(|t| t.trim().to_owned()))
+        .unwrap_or_default();
+    let mib = |kb: u64| kb as f64 / 1024.0;
+    format!(
+        "heap {:.1}, anonymous maps {:.1}, main stack {:.1}, files {:.1} MiB; {threads} threads",
+        mib(heap),
+        mib(anon),
+        mib(stack),
+        mib(file)
+    )
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -343,6 +408,7 @@ async fn run(calls: usize, dir: PathBuf) -> Fallible<()> {
     let cpu0 = cpu_time();
     let started = Instant::now();
     let mut rss_first = 0.0;
+    let mut rss_kinds_first = String::new();
     // RSS after each tenth of the run: a leak grows in a line, caches
     // (SQLite's page cache, allocator arenas) level off.
     let mut rss_steps = Vec::new();
@@ -367,6 +433,7 @@ async fn run(calls: usize, dir: PathBuf) -> Fallible<()> {
         }
         if i == 0 {
             rss_first = rss_mib();
+            rss_kinds_first = rss_by_kind();
         }
         if (i + 1) % (calls / 10).max(1) == 0 {
             rss_steps.push(format!("{:.1}", rss_mib()));
@@ -375,6 +442,7 @@ async fn run(calls: usize, dir: PathBuf) -> Fallible<()> {
     let wall = started.elapsed();
     let cpu = cpu_time().saturating_sub(cpu0);
     let rss_last = rss_mib();
+    let rss_kinds_last = rss_by_kind();
     let _ = agent.command(AgentCommand::Quit).await;
     drop(lab);
 
@@ -402,6 +470,8 @@ async fn run(calls: usize, dir: PathBuf) -> Fallible<()> {
         rss_last - rss_first
     );
     println!("    RSS by tenths of the run (MiB): {}", rss_steps.join(", "));
+    println!("    RSS after the first call: {rss_kinds_first}");
+    println!("    RSS after the last call:  {rss_kinds_last}");
     println!("    failed calls: {} of {calls} ({done} measured)", failures.len());
     for f in failures.iter().take(5) {
         println!("      {f}");

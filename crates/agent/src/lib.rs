@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 pub mod alerting;
+pub mod allocator;
 mod commands;
 pub mod config;
 pub mod connection;

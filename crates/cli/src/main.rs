@@ -138,6 +138,9 @@ fn lab(scenario: Option<&std::path::Path>) -> ExitCode {
     })
 }
 
+#[global_allocator]
+static ALLOCATOR: warmline_agent::allocator::Allocator = warmline_agent::allocator::ALLOCATOR;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
