@@ -87,8 +87,13 @@ pub fn run() {
         .manage(shell::Shell::new(started))
         .manage(start::Backing::default())
         .invoke_handler(builder.invoke_handler())
-        .on_page_load(move |_, payload| {
+        .on_page_load(move |window, payload| {
             static READY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+            let loaded = match payload.event() {
+                tauri::webview::PageLoadEvent::Started => "the page started loading",
+                tauri::webview::PageLoadEvent::Finished => "the page loaded",
+            };
+            window.state::<shell::Shell>().mark(loaded);
             if bare
                 && matches!(payload.event(), tauri::webview::PageLoadEvent::Finished)
                 && !READY.swap(true, std::sync::atomic::Ordering::Relaxed)
@@ -97,6 +102,8 @@ pub fn run() {
             }
         })
         .setup(move |app| {
+            let shell = app.state::<shell::Shell>();
+            shell.mark("set-up");
             builder.mount_events(app);
             let config = app.config().app.windows.first().cloned().unwrap_or_default();
             let window = if bare {
@@ -108,6 +115,7 @@ pub fn run() {
             } else {
                 tauri::WebviewWindowBuilder::from_config(app.handle(), &config)?.build()?
             };
+            shell.mark("the window was built");
             if !bare {
                 desktop::lighter_rendering(&window);
                 match desktop::build_tray(app.handle()) {
@@ -132,9 +140,11 @@ pub fn run() {
                     }
                     Err(e) => eprintln!("warmline: no system tray: {e}"),
                 }
+                shell.mark("the tray was built");
                 if let Err(e) = desktop::register_shortcuts(app.handle()) {
                     eprintln!("warmline: no global shortcuts: {e}");
                 }
+                shell.mark("the shortcuts were registered");
                 tauri::async_runtime::spawn(start::run(app.handle().clone()));
             }
             Ok(())

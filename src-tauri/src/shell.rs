@@ -31,6 +31,12 @@ impl Shell {
         }
     }
 
+    /// Logs how long after the process started a step of start-up ended:
+    /// what `make bench`'s cold-start figure is made of.
+    pub fn mark(&self, step: &str) {
+        tracing::info!("start-up: {step} after {} ms", self.started.elapsed().as_millis());
+    }
+
     /// Hands the started session over.
     pub fn started(&self, session: Session) {
         let _ = self.session.set(session);

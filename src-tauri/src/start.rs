@@ -76,9 +76,13 @@ async fn session_config(app: &AppHandle) -> Result<(SessionConfig, String), Erro
 pub async fn run(app: AppHandle) {
     let shell = app.state::<Shell>();
     let started = match session_config(&app).await {
-        Ok((config, ringer)) => Session::start(config).await.map(|s| (s, ringer)),
+        Ok((config, ringer)) => {
+            shell.mark("the agent's configuration was read");
+            Session::start(config).await.map(|s| (s, ringer))
+        }
         Err(e) => Err(e),
     };
+    shell.mark("the agent session started");
     let ((session, mut events), ringer) = match started {
         Ok(s) => s,
         Err(e) => {
