@@ -58,6 +58,10 @@ const WINDOW_STATE: tauri_plugin_window_state::StateFlags = tauri_plugin_window_
     .union(tauri_plugin_window_state::StateFlags::SIZE)
     .union(tauri_plugin_window_state::StateFlags::MAXIMIZED);
 
+/// How long the global shortcuts wait for the window's UI before they are
+/// registered anyway.
+const SHORTCUTS_AT_THE_LATEST: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Starts the desktop app and blocks until it quits.
 pub fn run() {
     let started = std::time::Instant::now();
@@ -141,10 +145,24 @@ pub fn run() {
                     Err(e) => eprintln!("warmline: no system tray: {e}"),
                 }
                 shell.mark("the tray was built");
-                if let Err(e) = desktop::register_shortcuts(app.handle()) {
-                    eprintln!("warmline: no global shortcuts: {e}");
-                }
-                shell.mark("the shortcuts were registered");
+                // The global shortcuts wait for the window's UI: on X11 the
+                // registration holds the main thread (the hotkey thread
+                // answers every 50 ms), and done here it held back the
+                // page's load by about 500 ms. Later, and off this thread,
+                // it costs the window nothing.
+                let handle = app.handle().clone();
+                tauri::async_runtime::spawn(async move {
+                    let shell = handle.state::<shell::Shell>();
+                    let _ = tokio::time::timeout(SHORTCUTS_AT_THE_LATEST, shell.window_attached()).await;
+                    let registering = handle.clone();
+                    let _ = tauri::async_runtime::spawn_blocking(move || {
+                        if let Err(e) = desktop::register_shortcuts(&registering) {
+                            eprintln!("warmline: no global shortcuts: {e}");
+                        }
+                        registering.state::<shell::Shell>().mark("the shortcuts were registered");
+                    })
+                    .await;
+                });
                 tauri::async_runtime::spawn(start::run(app.handle().clone()));
             }
             Ok(())

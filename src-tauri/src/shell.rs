@@ -13,6 +13,8 @@ pub struct Shell {
     started: std::time::Instant,
     /// Whether the window has asked for the snapshot yet (it does on mount).
     attached: std::sync::atomic::AtomicBool,
+    /// Signalled (once) when the window first asks for the snapshot.
+    window_up: tokio::sync::Notify,
     session: OnceCell<Session>,
     snapshot: Mutex<Snapshot>,
     /// Why the session could not start, when it could not.
@@ -25,6 +27,7 @@ impl Shell {
         Shell {
             started,
             attached: std::sync::atomic::AtomicBool::new(false),
+            window_up: tokio::sync::Notify::new(),
             session: OnceCell::new(),
             snapshot: Mutex::default(),
             failed: Mutex::default(),
@@ -35,6 +38,13 @@ impl Shell {
     /// what `make bench`'s cold-start figure is made of.
     pub fn mark(&self, step: &str) {
         tracing::info!("start-up: {step} after {} ms", self.started.elapsed().as_millis());
+    }
+
+    /// Resolves once the window's UI is up (it has asked for the snapshot).
+    pub async fn window_attached(&self) {
+        if !self.attached.load(std::sync::atomic::Ordering::Relaxed) {
+            self.window_up.notified().await;
+        }
     }
 
     /// Hands the started session over.
@@ -61,6 +71,7 @@ impl Shell {
     pub fn snapshot(&self) -> Vec<AgentEvent> {
         if !self.attached.swap(true, std::sync::atomic::Ordering::Relaxed) {
             eprintln!("warmline: window ready {} ms after start", self.started.elapsed().as_millis());
+            self.window_up.notify_one();
         }
         let mut events = self.snapshot.lock().map(|s| s.events()).unwrap_or_default();
         if let Ok(f) = self.failed.lock()

@@ -123,4 +123,28 @@ mod tests {
         assert_eq!(quiet.lab.control().next_arrival_ms(), None, "no scheduled caller");
         assert_eq!(quiet.session.info.backend, crate::view::Backend::Lab);
     }
+
+    #[tokio::test]
+    async fn a_microphone_that_does_not_open_is_reported_and_the_agent_still_registers() {
+        let embedded =
+            start(None, Some("1002"), AudioInput::Device(Some("no-such-device".into())), AudioOutput::Discard)
+                .await
+                .expect("the lab");
+        let (session, mut events) = crate::Session::start(embedded.session).await.expect("the session starts");
+        let (mut told, mut registered) = (None, false);
+        while told.is_none() || !registered {
+            match tokio::time::timeout(std::time::Duration::from_secs(20), events.recv()).await {
+                Ok(Some(crate::AgentEvent::Error(e))) => told = Some(e),
+                Ok(Some(crate::AgentEvent::Registration { registration: crate::RegistrationState::Registered })) => {
+                    registered = true
+                }
+                Ok(Some(_)) => {}
+                other => panic!("the session stopped short ({other:?}); told {told:?}, registered {registered}"),
+            }
+        }
+        let told = told.expect("an error event");
+        assert_eq!(told.code, crate::ErrorCode::Media);
+        assert!(told.message.contains("microphone") && told.message.contains("Settings"), "{}", told.message);
+        session.command(crate::AgentCommand::Quit).await.expect("quit");
+    }
 }

@@ -14,6 +14,8 @@ use warmline_media::backend::{AudioBackend, Sink, Source};
 use warmline_media::engine::AudioLoop;
 use warmline_media::tone::ToneGenerator;
 
+use crate::{AgentEvent, ErrorCode, ErrorPayload};
+
 /// 48 kHz, 20 ms.
 const FRAME: usize = 960;
 const RATE: u32 = 48_000;
@@ -121,13 +123,65 @@ struct Party {
     last: Vec<i16>,
 }
 
-/// Opens the devices and starts the task.
-pub(crate) fn spawn(input: &AudioInput, output: &AudioOutput) -> Result<mpsc::Sender<Control>, warmline_media::Error> {
-    let source = open_source(input)?;
-    let sink = open_sink(output)?;
+/// Starts the task. A tone, a file or silence opens here, and a bad file is
+/// an error now. A device opens in the task, off the runtime's threads: the
+/// sound server can take a second or two to answer (1.6 to 1.8 s for
+/// PulseAudio under the test session), and registration need not wait for
+/// it. Commands wait in the channel meanwhile. A device that cannot be
+/// opened is reported as an error event, and silence stands in for it, so
+/// the agent still registers and sees its calls.
+pub(crate) fn spawn(
+    input: &AudioInput,
+    output: &AudioOutput,
+    events: mpsc::UnboundedSender<AgentEvent>,
+) -> Result<mpsc::Sender<Control>, warmline_media::Error> {
+    let source = (!matches!(input, AudioInput::Device(_))).then(|| open_source(input)).transpose()?;
+    let sink = (!matches!(output, AudioOutput::Device(_))).then(|| open_sink(output)).transpose()?;
     let (tx, rx) = mpsc::channel(64);
-    tokio::spawn(run(source, sink, rx));
+    let (input, output) = (input.clone(), output.clone());
+    tokio::spawn(async move {
+        let (source, sink) = match (source, sink) {
+            (Some(source), Some(sink)) => (source, sink),
+            (source, sink) => {
+                let opened = tokio::task::spawn_blocking(move || {
+                    let source =
+                        source.unwrap_or_else(|| or_silence(open_source(&input), "microphone", &events, Source::Null));
+                    let sink = sink.unwrap_or_else(|| or_silence(open_sink(&output), "speaker", &events, Sink::Null));
+                    (source, sink)
+                })
+                .await;
+                match opened {
+                    Ok(ends) => ends,
+                    Err(e) => {
+                        tracing::warn!("opening the audio devices: {e}");
+                        return;
+                    }
+                }
+            }
+        };
+        run(source, sink, rx).await;
+    });
     Ok(tx)
+}
+
+/// The opened end, or (told to the agent) the silent one.
+fn or_silence<T>(
+    opened: Result<T, warmline_media::Error>,
+    what: &str,
+    events: &mpsc::UnboundedSender<AgentEvent>,
+    silent: T,
+) -> T {
+    match opened {
+        Ok(end) => end,
+        Err(e) => {
+            tracing::warn!("the {what} could not be opened: {e}");
+            let _ = events.send(AgentEvent::Error(ErrorPayload {
+                code: ErrorCode::Media,
+                message: format!("the {what} could not be opened ({e}); choose another in Settings"),
+            }));
+            silent
+        }
+    }
 }
 
 async fn run(mut source: Source, mut sink: Sink, mut control: mpsc::Receiver<Control>) {

@@ -179,7 +179,7 @@ impl Runner {
     ) -> Result<(), Error> {
         let (records, lookups) =
             Records::open(config.store.as_ref(), config.crm.clone(), config.agent.country_code, events.clone())?;
-        let audio = audio::spawn(&config.audio_in, &config.audio_out).map_err(media_err)?;
+        let audio = audio::spawn(&config.audio_in, &config.audio_out, events.clone()).map_err(media_err)?;
         let ua = UserAgent::new(config.sip.clone());
         let (handle, sip_events) = transport::spawn(ua, config.transport.clone()).map_err(Error::Transport)?;
         let (media_tx, media_rx) = mpsc::unbounded_channel();
