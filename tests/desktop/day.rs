@@ -20,6 +20,9 @@ struct Words {
     search: &'static str,
     /// `history.transferred_to` without the name.
     transferred_to: &'static str,
+    /// `context.field.tier` and `context.field.plan`: the CRM's `tier` and
+    /// `plan` fields, named in the agent's language.
+    fields: [&'static str; 2],
 }
 
 const ENGLISH: Words = Words {
@@ -30,6 +33,7 @@ const ENGLISH: Words = Words {
     expert: "Emily Carter",
     search: "Emily",
     transferred_to: "Transferred to",
+    fields: ["Tier", "Plan"],
 };
 const SPANISH: Words = Words {
     lang: "es",
@@ -39,6 +43,7 @@ const SPANISH: Words = Words {
     expert: "Priya Natarajan",
     search: "priya",
     transferred_to: "Transferida a",
+    fields: ["Nivel", "Plan"],
 };
 
 #[test]
@@ -85,7 +90,7 @@ fn one_call(desk: &Desk, w: &Words, next: &str) {
         (desk.count("[data-testid=\"context-field\"]") >= 3).then_some(())
     });
     let fields = desk.text_now("[data-testid=\"context\"] dl").unwrap_or_default();
-    assert!(fields.contains("tier") && fields.contains("plan"), "the CRM's fields for {name}: {fields}");
+    assert!(w.fields.iter().all(|f| fields.contains(f)), "the CRM's fields for {name}, in {l}: {fields}");
 
     // A note, saved as it is typed. (The CRM gets it too, which History
     // shows below; the editor's status stays "saved on this PC" because the

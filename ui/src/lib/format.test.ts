@@ -1,4 +1,4 @@
-import { formatPhone, partyKey, partyName, phoneDigits, uriParts } from "./format";
+import { formatPhone, humanizeFieldName, partyKey, partyName, phoneDigits, uriParts } from "./format";
 
 describe("SIP URIs and phone numbers for people", () => {
   it("takes a URI apart", () => {
@@ -48,5 +48,21 @@ describe("SIP URIs and phone numbers for people", () => {
     });
     expect(partyName("sip:alice@contoso.com")).toEqual({ text: "alice", full: "sip:alice@contoso.com" });
     expect(partyName("Lukas Brandt")).toEqual({ text: "Lukas Brandt", full: "Lukas Brandt" });
+  });
+});
+
+describe("CRM field names for people", () => {
+  it("spells out machine names", () => {
+    expect(humanizeFieldName("customer_since")).toBe("Customer since");
+    expect(humanizeFieldName("openCases")).toBe("Open cases");
+    expect(humanizeFieldName("account-tier")).toBe("Account tier");
+    expect(humanizeFieldName("tier")).toBe("Tier");
+  });
+
+  it("keeps names written for people, and markup stays the same text", () => {
+    expect(humanizeFieldName("Account manager")).toBe("Account manager");
+    expect(humanizeFieldName("SLA")).toBe("SLA");
+    expect(humanizeFieldName("<b>phone</b>")).toBe("<b>phone</b>");
+    expect(humanizeFieldName("")).toBe("");
   });
 });

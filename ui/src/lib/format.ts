@@ -15,6 +15,23 @@ export function when(ms: number | null | undefined, lang: string): string {
   return new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short" }).format(new Date(ms));
 }
 
+/**
+ * A CRM field's name for people: a machine name ("customer_since",
+ * "openCases", "account-tier") spelled out with its first letter capitalised
+ * ("Customer since", "Open cases", "Account tier"); a name already written
+ * for people ("Account manager") is kept as it is.
+ */
+export function humanizeFieldName(name: string): string {
+  if (/\s/.test(name) || !/[_\-]|[a-z][A-Z]/.test(name)) return name.charAt(0).toUpperCase() + name.slice(1);
+  const words = name
+    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+    .split(/[_\-\s]+/)
+    .filter(Boolean)
+    .map((w) => w.toLowerCase());
+  const text = words.join(" ");
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
 /** Initials for an avatar. */
 export function initials(name: string | null | undefined): string {
   if (!name) return "#";

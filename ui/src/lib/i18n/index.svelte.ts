@@ -43,6 +43,12 @@ export function t(key: MessageKey, params?: Record<string, string | number>): st
   return text.replace(/\{(\w+)\}/g, (whole, name: string) => (name in params ? String(params[name]) : whole));
 }
 
+/** The message for a key made at run time (a CRM field's name, say), if the catalogue has one. */
+export function tOptional(key: string): string | undefined {
+  const catalogue: Record<string, string> = catalogues[i18n.lang];
+  return Object.hasOwn(catalogue, key) ? catalogue[key] : undefined;
+}
+
 /** Switches language and updates the document's `lang` for screen readers. */
 export function setLanguage(lang: Lang, persist = false): void {
   i18n.lang = lang;
