@@ -73,6 +73,15 @@ impl Desk {
         }
     }
 
+    /// Waits until the app has written `line` to its standard error (which
+    /// tauri-driver's log keeps), for what the page cannot show.
+    pub fn wait_log(&self, what: &str, line: &str) {
+        let log = self.artifacts.join("tauri-driver.log");
+        self.wait(what, PATIENCE, |_| {
+            std::fs::read_to_string(&log).ok().filter(|text| text.contains(line)).map(|_| ())
+        });
+    }
+
     /// Runs `script` (which returns a value) in the page.
     pub fn js(&self, script: &str) -> Value {
         self.app.execute(script).unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))

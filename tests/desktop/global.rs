@@ -27,6 +27,10 @@ fn global_shortcuts_answer_mute_and_hang_up_a_call() {
     desk.choose_state("available");
 
     desk.wait_text("an incoming call", "[data-testid=\"incoming-name\"]", |t| !t.is_empty());
+    // The shortcuts are registered once the window's UI is up (so that
+    // registering them does not hold the window back): wait for the app to
+    // say so.
+    desk.wait_log("the global shortcuts", "start-up: the shortcuts were registered");
     x_key("ctrl+alt+a");
     desk.wait_for("the call answered by the global shortcut", "[data-testid=\"call-card\"].state-connected");
 
