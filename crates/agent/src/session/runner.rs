@@ -167,6 +167,9 @@ fn call_name(id: ua::CallId) -> String {
     format!("c{}", id.get())
 }
 
+/// How long quitting waits for the audio task to finish.
+const AUDIO_STOP: Duration = Duration::from_secs(5);
+
 fn media_err(e: warmline_media::Error) -> Error {
     Error::Media(e)
 }
@@ -963,8 +966,11 @@ impl Runner {
             });
         }
         let (done, stopped) = tokio::sync::oneshot::channel();
+        // The audio task finishes its output file first. A device still
+        // opening (or a sound server that stopped answering) does not keep
+        // the agent from quitting.
         if self.audio.send(Control::Stop(done)).await.is_ok() {
-            let _ = stopped.await;
+            let _ = tokio::time::timeout(AUDIO_STOP, stopped).await;
         }
         self.registered = false;
     }
