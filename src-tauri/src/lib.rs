@@ -124,11 +124,11 @@ pub fn run() {
                 tauri::WebviewWindowBuilder::from_config(app.handle(), &config)?.build()?
             };
             shell.mark("the window was built");
-            if bare_lighter {
+            // The app renders lighter; so does the like-for-like bare window.
+            if !bare || bare_lighter {
                 desktop::lighter_rendering(&window);
             }
             if !bare {
-                desktop::lighter_rendering(&window);
                 match desktop::build_tray(app.handle()) {
                     Ok(tray) => {
                         if let Ok(mut t) = app.state::<desktop::TrayState<tauri::Wry>>().0.lock() {
