@@ -26,10 +26,18 @@ APT_BENCH=(bc)
 # WebSocket, sipp, a media relay and a TURN server. Their Debian services are
 # never started; each test starts its own instance on ephemeral ports.
 APT_INTEROP=(kamailio kamailio-websocket-modules sip-tester rtpengine-daemon coturn)
+# The Windows build (docs/windows.md): MinGW-w64 links x86_64-pc-windows-gnu
+# (the Rust target is added below) and compiles the C parts (Opus, SQLCipher);
+# Wine runs the Windows tests and warmline-cli.exe (wine64 is the 64-bit
+# loader, wine the `wine` command in front of it); NSIS (makensis) builds the
+# installer the Tauri bundler makes.
+APT_WINDOWS=(gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 wine64 wine nsis)
 APT_ALL=("${APT_BUILD[@]}" "${APT_DESKTOP[@]}" "${APT_AUDIO[@]}" "${APT_TEST_SESSION[@]}" "${APT_DESKTOP_TESTS[@]}"
-    "${APT_UI_A11Y[@]}" "${APT_BENCH[@]}" "${APT_INTEROP[@]}")
+    "${APT_UI_A11Y[@]}" "${APT_BENCH[@]}" "${APT_INTEROP[@]}" "${APT_WINDOWS[@]}")
 
 TAURI_DRIVER_VERSION=2.1.0
+# The Rust standard library for the Windows build (APT_WINDOWS links it).
+WINDOWS_TARGET=x86_64-pc-windows-gnu
 
 missing_apt() {
     local p
@@ -42,6 +50,7 @@ mapfile -t MISSING < <(missing_apt)
 if [[ "${1:-}" == "--check" ]]; then
     printf 'missing apt package: %s\n' "${MISSING[@]}"
     command -v tauri-driver >/dev/null || echo "missing: tauri-driver"
+    rustup target list --installed | grep -qx "$WINDOWS_TARGET" || echo "missing: rustup target $WINDOWS_TARGET"
     [[ -d ui/node_modules ]] || echo "missing: ui/node_modules"
     exit 0
 fi
@@ -60,6 +69,12 @@ fi
 if ! command -v tauri-driver >/dev/null || ! cargo install --list | grep -qx "tauri-driver v$TAURI_DRIVER_VERSION:"; then
     echo "setup: cargo install tauri-driver@$TAURI_DRIVER_VERSION"
     cargo install --locked --quiet "tauri-driver@$TAURI_DRIVER_VERSION"
+fi
+
+# The Windows target's standard library for the default toolchain.
+if ! rustup target list --installed | grep -qx "$WINDOWS_TARGET"; then
+    echo "setup: rustup target add $WINDOWS_TARGET"
+    rustup target add "$WINDOWS_TARGET"
 fi
 
 # The UI's npm packages, exactly as locked.
