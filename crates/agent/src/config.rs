@@ -672,16 +672,27 @@ impl Config {
     }
 
     /// Where the configuration is: `explicit` if given, else the user's
-    /// file (`~/.config/warmline/warmline.toml` on Linux), else the
-    /// machine-wide `/etc/warmline/warmline.toml`. `None` means the
+    /// file (`~/.config/warmline/warmline.toml` on Linux,
+    /// `%APPDATA%\warmline\warmline.toml` on Windows), else the
+    /// machine-wide file ([`Config::system_path`]). `None` means the
     /// embedded lab.
     pub fn locate(explicit: Option<&Path>) -> Option<PathBuf> {
         if let Some(p) = explicit {
             return Some(p.to_owned());
         }
         let user = dirs::config_dir().map(|d| d.join("warmline").join("warmline.toml"));
-        let system = cfg!(unix).then(|| PathBuf::from("/etc/warmline/warmline.toml"));
-        [user, system].into_iter().flatten().find(|p| p.is_file())
+        [user, Self::system_path()].into_iter().flatten().find(|p| p.is_file())
+    }
+
+    /// The machine-wide file an administrator deploys:
+    /// `/etc/warmline/warmline.toml` on Unix,
+    /// `%ProgramData%\Warmline\warmline.toml` on Windows (docs/windows.md).
+    pub fn system_path() -> Option<PathBuf> {
+        if cfg!(windows) {
+            std::env::var_os("ProgramData").map(|d| PathBuf::from(d).join("Warmline").join("warmline.toml"))
+        } else {
+            cfg!(unix).then(|| PathBuf::from("/etc/warmline/warmline.toml"))
+        }
     }
 
     /// Whether the administrator locked this setting.
@@ -919,7 +930,18 @@ mod tests {
         assert_eq!(Config::locate(Some(Path::new("/x/w.toml"))), Some(PathBuf::from("/x/w.toml")));
         if std::env::var_os("WARMLINE_TEST_SESSION").is_some() {
             // The test session's XDG_CONFIG_HOME is a fresh directory.
-            assert!(Config::locate(None).is_none_or(|p| p.starts_with("/etc")));
+            assert!(Config::locate(None).is_none_or(|p| Some(p) == Config::system_path()));
+        }
+    }
+
+    #[test]
+    fn the_machine_wide_file_is_where_the_admin_docs_say() {
+        let path = Config::system_path().expect("a machine-wide path on Unix and Windows");
+        if cfg!(windows) {
+            let data = std::env::var_os("ProgramData").expect("Windows sets ProgramData");
+            assert_eq!(path, PathBuf::from(data).join("Warmline").join("warmline.toml"));
+        } else {
+            assert_eq!(path, PathBuf::from("/etc/warmline/warmline.toml"));
         }
     }
 
