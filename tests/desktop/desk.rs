@@ -45,8 +45,11 @@ impl Desk {
         let browser_dir = tempfile::tempdir().expect("temp dir");
         let browser = browser_dir.path().join("browser.sh");
         std::fs::write(&browser, "#!/bin/sh\nexec curl -sL -o /dev/null \"$1\"\n").expect("write browser script");
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).expect("chmod browser script");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).expect("chmod browser script");
+        }
         let env: [(&str, &OsStr); 2] =
             [("BROWSER", browser.as_os_str()), ("WARMLINE_LAB_SCENARIO", scenario.as_os_str())];
         let driver =

@@ -3,6 +3,7 @@
 //! sleeping here.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
+#[cfg(unix)]
 use std::os::unix::process::CommandExt as _;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -54,9 +55,12 @@ impl TauriDriver {
         let native = free_port();
         let log = std::fs::File::create(log).map_err(|e| Error(format!("driver log: {e}")))?;
         let log2 = log.try_clone().map_err(|e| Error(format!("driver log: {e}")))?;
-        let child = Command::new("tauri-driver")
-            // Its own process group, so WebKitWebDriver and the app go with it.
-            .process_group(0)
+        let mut command = Command::new("tauri-driver");
+        // Its own process group, so WebKitWebDriver and the app go with it.
+        // (These tests run on Linux only; Windows builds them, see docs/windows.md.)
+        #[cfg(unix)]
+        command.process_group(0);
+        let child = command
             .envs(env.iter().copied())
             .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
             .stdout(Stdio::from(log))

@@ -12,11 +12,21 @@
 //!
 //! Every frame we play goes to [`EchoCanceller::render`] and every frame
 //! from the microphone through [`EchoCanceller::capture`], in that order.
+//!
+//! Windows: Debian's library is built for Linux only and the crate's own
+//! bundled build is a long C++ build we keep out, so the Windows build has a
+//! pass-through stand-in: the same switches, audio goes through unchanged,
+//! [`EchoCanceller::erle_db`] says `None` and [`EchoCanceller::AVAILABLE`]
+//! is false. On Windows the usual place for both is the device itself
+//! (communications-mode WASAPI endpoints and headsets cancel echo and
+//! suppress noise). See docs/windows.md.
 
+#[cfg(not(windows))]
 use webrtc_audio_processing as apm;
 
 use crate::Error;
 
+#[cfg(not(windows))]
 const SUB: usize = apm::NUM_SAMPLES_PER_FRAME as usize;
 
 /// What to switch on.
@@ -36,7 +46,9 @@ impl Default for EchoConfig {
 
 /// The audio processing module for one microphone and one speaker.
 pub struct EchoCanceller {
+    #[cfg(not(windows))]
     processor: apm::Processor,
+    #[cfg(not(windows))]
     scratch: Vec<f32>,
     config: EchoConfig,
 }
@@ -48,7 +60,21 @@ impl std::fmt::Debug for EchoCanceller {
 }
 
 impl EchoCanceller {
+    /// Whether this build really cancels echo and suppresses noise (false on
+    /// Windows, where the stand-in passes audio through).
+    pub const AVAILABLE: bool = cfg!(not(windows));
+
+    /// The Windows stand-in: keeps the switches, processes nothing.
+    #[cfg(windows)]
+    pub fn new(config: EchoConfig) -> Result<Self, Error> {
+        tracing::info!(
+            "echo cancellation and noise suppression are not built into Warmline for Windows: audio passes through"
+        );
+        Ok(Self { config })
+    }
+
     /// A processor with `config` applied.
+    #[cfg(not(windows))]
     pub fn new(config: EchoConfig) -> Result<Self, Error> {
         let init = apm::InitializationConfig {
             num_capture_channels: 1,
@@ -65,6 +91,7 @@ impl EchoCanceller {
     /// Switch echo cancellation and noise suppression on or off mid-call.
     pub fn set_config(&mut self, config: EchoConfig) {
         self.config = config;
+        #[cfg(not(windows))]
         self.processor.set_config(apm::Config {
             echo_cancellation: config.echo_cancellation.then_some(apm::EchoCancellation {
                 suppression_level: apm::EchoCancellationSuppressionLevel::High,
@@ -87,6 +114,21 @@ impl EchoCanceller {
     }
 
     /// Feed a frame that is about to be played (48 kHz mono, multiple of 10 ms).
+    #[cfg(windows)]
+    pub fn render(&mut self, _frame: &[i16]) {}
+
+    /// Clean a microphone frame in place (48 kHz mono, multiple of 10 ms).
+    #[cfg(windows)]
+    pub fn capture(&mut self, _frame: &mut [i16]) {}
+
+    /// Echo return loss enhancement the module itself reports, in dB.
+    #[cfg(windows)]
+    pub fn erle_db(&self) -> Option<f64> {
+        None
+    }
+
+    /// Feed a frame that is about to be played (48 kHz mono, multiple of 10 ms).
+    #[cfg(not(windows))]
     pub fn render(&mut self, frame: &[i16]) {
         for chunk in frame.chunks_exact(SUB) {
             to_f32(chunk, &mut self.scratch);
@@ -96,6 +138,7 @@ impl EchoCanceller {
     }
 
     /// Clean a microphone frame in place (48 kHz mono, multiple of 10 ms).
+    #[cfg(not(windows))]
     pub fn capture(&mut self, frame: &mut [i16]) {
         for chunk in frame.chunks_exact_mut(SUB) {
             to_f32(chunk, &mut self.scratch);
@@ -108,11 +151,13 @@ impl EchoCanceller {
     }
 
     /// Echo return loss enhancement the module itself reports, in dB.
+    #[cfg(not(windows))]
     pub fn erle_db(&self) -> Option<f64> {
         self.processor.get_stats().echo_return_loss_enhancement
     }
 }
 
+#[cfg(not(windows))]
 fn to_f32(pcm: &[i16], out: &mut [f32]) {
     for (o, &s) in out.iter_mut().zip(pcm) {
         *o = f32::from(s) / 32768.0;
@@ -136,6 +181,7 @@ mod tests {
             .collect()
     }
 
+    #[cfg(not(windows))]
     fn power(x: &[i16]) -> f64 {
         x.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / x.len().max(1) as f64
     }
@@ -143,6 +189,7 @@ mod tests {
     /// Echo return loss enhancement measured on the signal itself: the
     /// far end is played, comes back through a 30 ms, -6 dB echo path into
     /// the microphone, and we compare echo power before and after.
+    #[cfg(not(windows))]
     fn measured_erle(config: EchoConfig) -> f64 {
         let mut aec = EchoCanceller::new(config).expect("apm");
         let mut rng = Rng::new(3);
@@ -167,6 +214,23 @@ mod tests {
     }
 
     #[test]
+    #[cfg(windows)]
+    fn the_windows_stand_in_passes_audio_through_and_says_so() {
+        let mut aec = EchoCanceller::new(EchoConfig::default()).expect("stand-in");
+        const { assert!(!EchoCanceller::AVAILABLE) };
+        let mut rng = Rng::new(3);
+        let far = far_end(&mut rng, 960, 0);
+        aec.render(&far);
+        let mut mic = far.clone();
+        aec.capture(&mut mic);
+        assert_eq!(mic, far);
+        assert_eq!(aec.erle_db(), None);
+        aec.set_config(EchoConfig { echo_cancellation: false, noise_suppression: true });
+        assert_eq!(aec.config(), EchoConfig { echo_cancellation: false, noise_suppression: true });
+    }
+
+    #[test]
+    #[cfg(not(windows))]
     fn cancels_a_recorded_far_end_echo() {
         let erle = measured_erle(EchoConfig { echo_cancellation: true, noise_suppression: false });
         eprintln!("ERLE with echo cancellation: {erle:.1} dB");
