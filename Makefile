@@ -7,6 +7,8 @@ CARGO ?= cargo
 # The Tauri bundler CLI, fetched by npx for `make package` only.
 TAURI_CLI_VERSION := 2.12.5
 SESSION := installer/test-session.sh
+# The Windows build, cross-compiled with MinGW-w64 (docs/windows.md).
+WINDOWS_TARGET := x86_64-pc-windows-gnu
 
 .PHONY: run test bench package lint setup ui bindings fmt fuzz
 
@@ -21,12 +23,13 @@ run: ui
 	$(CARGO) build -p warmline
 	./target/debug/warmline
 
-## test: formatting, lints, Rust tests, UI checks and the desktop end-to-end test.
+## test: formatting, lints (Linux and Windows), Rust tests, UI checks and the desktop end-to-end test.
 test:
 	@installer/stage.sh setup     installer/setup.sh
 	@installer/stage.sh ui-build  bash -c 'cd ui && npm run build'
 	@installer/stage.sh fmt       $(CARGO) fmt --all --check
 	@installer/stage.sh clippy    $(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	@installer/stage.sh winclippy $(CARGO) clippy --workspace --all-targets --locked --target $(WINDOWS_TARGET) -- -D warnings
 	@installer/stage.sh ui-check  bash -c 'cd ui && npm run check'
 	@installer/stage.sh ui-test   bash -c 'cd ui && npm test'
 	@installer/stage.sh ui-a11y   bash -c 'cd ui && npm run a11y'
