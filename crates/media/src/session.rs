@@ -394,6 +394,25 @@ impl MediaSession {
         apply_direction(&*self.pc(), direction).await
     }
 
+    /// Takes back our offer after the far end refused it (RFC 3261 14.1:
+    /// the session stays as it was before): the local description rolls
+    /// back (RFC 9429 5.7) and our direction returns to `direction`, so the
+    /// next offer starts from the session as negotiated.
+    pub async fn withdraw_offer(&self, direction: Direction) -> Result<(), Error> {
+        let _negotiating = self.negotiation.lock().await;
+        if let Ok(mut d) = self.direction.lock() {
+            *d = direction;
+        }
+        let pc = self.pc();
+        let mut rollback = RTCSessionDescription::default();
+        rollback.sdp_type = webrtc::peer_connection::RTCSdpType::Rollback;
+        if let Err(e) = pc.set_local_description(rollback).await {
+            // Nothing was pending (the offer never reached the transport).
+            tracing::debug!("rolling back the local offer: {e}");
+        }
+        apply_direction(&*pc, direction).await
+    }
+
     /// Send a DTMF digit as RFC 4733 telephone-event (100 ms). Unknown
     /// characters are ignored; a full queue drops the digit and says so.
     pub fn send_dtmf(&self, digit: char) -> Result<(), Error> {

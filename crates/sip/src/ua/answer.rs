@@ -72,9 +72,20 @@ impl UserAgent {
             self.emit(Event::OfferNeeded { call: id });
         }
         // A replacing call is accepted without alerting anyone (RFC 3891 3).
-        if replaces.is_none() {
+        if replaces.is_none() && self.config.ring_at_once {
             let _ = self.send_provisional(now, id, 180, None);
         }
+    }
+
+    /// Sends 180 Ringing for an incoming call the owner decided to ring
+    /// (with [`Config::ring_at_once`](super::Config::ring_at_once) off).
+    pub fn ring(&mut self, now: Instant, call: CallId) -> Result<(), Error> {
+        if self.call_mut(call)?.state != CallState::Incoming {
+            return Err(self.wrong_state(call, "ring"));
+        }
+        let sent = self.send_provisional(now, call, 180, None);
+        self.flush(now);
+        sent
     }
 
     /// Answers an incoming call with a 2xx. `sdp` is the answer to the

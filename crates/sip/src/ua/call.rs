@@ -196,6 +196,8 @@ pub(crate) struct Call {
     pub(crate) pending_session: Option<SessionExpires>,
     pub(crate) transfer: Option<Transfer>,
     pub(crate) refer_sub: Option<ReferSubscription>,
+    /// A REFER the application has been asked about (ReferPolicy::Ask).
+    pub(crate) asked_refer: Option<AskedRefer>,
     /// This call was made for a REFER that came in this other call: its
     /// progress is reported there in NOTIFYs.
     pub(crate) referred_from: Option<CallId>,
@@ -246,6 +248,7 @@ impl Call {
             pending_session: None,
             transfer: None,
             refer_sub: None,
+            asked_refer: None,
             referred_from: None,
             replaces: None,
             end_as: None,
@@ -280,4 +283,13 @@ impl Call {
         let rel = self.reliable.unacked.as_ref().map(|u| u.resend.map_or(u.deadline, |r| r.at.min(u.deadline)));
         [cancel, ack, rel, self.glare.as_ref().map(|g| g.at), self.session.map(|s| s.due)].into_iter().flatten().min()
     }
+}
+
+/// A REFER waiting for the application's decision.
+#[derive(Debug, Clone)]
+pub(crate) struct AskedRefer {
+    pub(crate) tx: TxId,
+    pub(crate) target: Uri,
+    pub(crate) replaces: Option<String>,
+    pub(crate) referred_by: String,
 }

@@ -12,6 +12,11 @@ use crate::transaction::Timers;
 pub enum ReferPolicy {
     /// Accept with 202 and call the Refer-To target.
     Accept,
+    /// Ask the application: [`Event::TransferAsked`](super::Event::TransferAsked),
+    /// answered by [`UserAgent::accept_transfer`](super::UserAgent::accept_transfer)
+    /// or [`UserAgent::refuse_transfer`](super::UserAgent::refuse_transfer)
+    /// (a dial policy decides whether the far end may make us call someone).
+    Ask,
     /// Refuse with this status (603 Decline, 403 Forbidden, 405 ...).
     Refuse {
         /// The final status to answer the REFER with.
@@ -99,6 +104,10 @@ pub struct Config {
     pub auto_answer: bool,
     /// What to do with a REFER from the far end.
     pub refer_policy: ReferPolicy,
+    /// Send 180 Ringing as soon as an INVITE arrives. Off, the owner
+    /// decides first and calls [`UserAgent::ring`](super::UserAgent::ring)
+    /// or rejects, so a call it refuses never rings first.
+    pub ring_at_once: bool,
     /// Session timers, or `None` to neither ask for nor refresh them (a
     /// peer's request is still honoured with the RFC minimum).
     pub session_timers: Option<SessionTimers>,
@@ -129,6 +138,7 @@ impl Config {
             call_data_headers: Vec::new(),
             auto_answer: false,
             refer_policy: ReferPolicy::Accept,
+            ring_at_once: true,
             session_timers: Some(SessionTimers::default()),
             user_agent: Some(concat!("Warmline/", env!("CARGO_PKG_VERSION")).to_owned()),
             timers: Timers::default(),
@@ -151,6 +161,7 @@ impl fmt::Debug for Config {
             .field("call_data_headers", &self.call_data_headers)
             .field("auto_answer", &self.auto_answer)
             .field("refer_policy", &self.refer_policy)
+            .field("ring_at_once", &self.ring_at_once)
             .field("session_timers", &self.session_timers)
             .field("user_agent", &self.user_agent)
             .field("timers", &self.timers)

@@ -353,6 +353,18 @@ pub enum Event {
         /// Whether it replaces a call the target has (attended transfer).
         attended: bool,
     },
+    /// The far end asks us to call `target` (a REFER), and the policy is
+    /// [`ReferPolicy::Ask`](super::ReferPolicy::Ask): answer with
+    /// [`UserAgent::accept_transfer`](super::UserAgent::accept_transfer) or
+    /// [`UserAgent::refuse_transfer`](super::UserAgent::refuse_transfer).
+    TransferAsked {
+        /// The call the REFER came in.
+        call: CallId,
+        /// The Refer-To target (without its headers).
+        target: Uri,
+        /// Whether it replaces a call the target has (attended transfer).
+        attended: bool,
+    },
     /// A message from the network was malformed: answered with an error
     /// response when it was a request we could answer, else dropped.
     Malformed {

@@ -7,11 +7,12 @@
 //! (message/sipfrag: 100, 180, 200, failures), answer each 200, and end the
 //! customer's dialog with BYE once the transfer succeeded. As transferee we
 //! accept (202, then a new call to the Refer-To target carrying Referred-By
-//! and Replaces, its progress sent back in NOTIFYs) or refuse by policy.
+//! and Replaces, its progress sent back in NOTIFYs) or refuse by policy,
+//! or ask the application, which checks the target against its dial policy.
 
 use std::time::Instant;
 
-use super::call::{ReferSubscription, Transfer};
+use super::call::{AskedRefer, ReferSubscription, Transfer};
 use super::config::ReferPolicy;
 use super::event::{CallId, CallState, Direction, EndReason, Event, TransferProgress};
 use super::replaces::{Replaces, escape_hvalue};
@@ -153,7 +154,7 @@ impl UserAgent {
         if call.state != CallState::Connected {
             return self.reply(now, tx, 403);
         }
-        if call.refer_sub.is_some_and(|s| !s.terminated) {
+        if call.refer_sub.is_some_and(|s| !s.terminated) || call.asked_refer.is_some() {
             return self.reply(now, tx, 491);
         }
         let mut refer_to = request.headers.get_all(&HeaderName::ReferTo);
@@ -172,6 +173,43 @@ impl UserAgent {
             Some(v) => v.to_owned(),
             None => request.headers.from().map(|f| format!("<{}>", f.uri)).unwrap_or_default(),
         };
+        let asked = AskedRefer { tx, target, replaces, referred_by };
+        if self.config.refer_policy == ReferPolicy::Ask {
+            let (target, attended) = (asked.target.clone(), asked.replaces.is_some());
+            if let Some(c) = self.calls.get_mut(&id) {
+                c.asked_refer = Some(asked);
+            }
+            self.emit(Event::TransferAsked { call: id, target, attended });
+            return;
+        }
+        self.start_transfer(now, id, asked);
+    }
+
+    /// Accepts the REFER that [`Event::TransferAsked`] reported: 202, then
+    /// a new call to its target ([`Event::TransferRequested`]).
+    pub fn accept_transfer(&mut self, now: Instant, call: CallId) -> Result<(), Error> {
+        let Some(asked) = self.call_mut(call)?.asked_refer.take() else {
+            return Err(self.wrong_state(call, "accept_transfer"));
+        };
+        self.start_transfer(now, call, asked);
+        self.flush(now);
+        Ok(())
+    }
+
+    /// Refuses the REFER that [`Event::TransferAsked`] reported with
+    /// `status` (403 Forbidden where a policy forbids the target).
+    pub fn refuse_transfer(&mut self, now: Instant, call: CallId, status: u16) -> Result<(), Error> {
+        let Some(asked) = self.call_mut(call)?.asked_refer.take() else {
+            return Err(self.wrong_state(call, "refuse_transfer"));
+        };
+        let status = if (300..700).contains(&status) { status } else { 403 };
+        self.reply(now, asked.tx, status);
+        self.flush(now);
+        Ok(())
+    }
+
+    fn start_transfer(&mut self, now: Instant, id: CallId, asked: AskedRefer) {
+        let AskedRefer { tx, target, replaces, referred_by } = asked;
         let contact = self.contact();
         self.reply_with(now, tx, 202, |r| r.headers.push(HeaderName::Contact, contact));
         let new_call = self.new_call(Direction::Outgoing, CallState::AwaitingOffer);

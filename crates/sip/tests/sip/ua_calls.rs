@@ -7,7 +7,7 @@ use std::time::Duration;
 use warmline_sip::ua::{CallState, EndReason, Event};
 use warmline_sip::{HeaderName, Method};
 
-use crate::harness::{End, Net, Verdict, answer_to, call, is_request, sdp};
+use crate::harness::{End, Net, Verdict, answer_to, call, config, is_request, sdp};
 
 fn bob() -> warmline_sip::Uri {
     "sip:bob@example.com".parse().expect("uri")
@@ -340,4 +340,36 @@ fn a_redirect_is_reported_with_its_contacts() {
     assert_eq!(e, Event::Redirected { call: a, contacts: vec!["sip:carol@example.com".parse().expect("uri")] });
     let e = net.wait_for(0, "Ended", |e| matches!(e, Event::Ended { .. }));
     assert_eq!(e, Event::Ended { call: a, reason: EndReason::Redirected, status: Some(302) });
+}
+
+#[test]
+fn an_owner_that_decides_first_refuses_without_ringing_and_rings_when_it_chooses() {
+    let mut b = config("agent", 1);
+    b.ring_at_once = false;
+    let mut net = Net::with(vec![("customer".into(), config("customer", 0)), ("agent".into(), b)]);
+    net.register_all();
+    for refuse in [true, false] {
+        let to: warmline_sip::Uri = "sip:agent@example.com".parse().expect("uri");
+        let offer = sdp("customer", 1, "sendrecv");
+        net.act(0, |ua, now| ua.dial(now, to, offer)).expect("dial");
+        let Event::IncomingCall { call, .. } =
+            net.wait_for(1, "IncomingCall", |e| matches!(e, Event::IncomingCall { .. }))
+        else {
+            unreachable!()
+        };
+        net.settle();
+        assert!(net.sent_responses(1, 180).is_empty(), "no 180 before the owner decides");
+        if refuse {
+            net.act(1, |ua, now| ua.reject(now, call, 486)).expect("reject");
+            net.settle();
+            assert!(net.sent_responses(1, 180).is_empty(), "a refused call never rang");
+            assert_eq!(net.sent_responses(1, 486).len(), 1);
+        } else {
+            net.act(1, |ua, now| ua.ring(now, call)).expect("ring");
+            net.settle();
+            assert_eq!(net.sent_responses(1, 180).len(), 1);
+            net.act(1, |ua, now| ua.hangup(now, call)).expect("end it");
+            net.settle();
+        }
+    }
 }

@@ -335,3 +335,39 @@ fn replaces_for_an_early_dialog_follows_rfc_3891_section_3() {
     let (c, x) = (only_call(&mut net, CUSTOMER), only_call(&mut net, EXPERT));
     assert_same_dialog(&c, &x);
 }
+
+#[test]
+fn a_refer_the_application_refuses_is_answered_403_and_no_call_is_made() {
+    let mut net = net_with(|c| c.refer_policy = ReferPolicy::Ask);
+    net.register_all();
+    let (customer_call, agent_call) = call(&mut net, CUSTOMER, AGENT);
+    let premium: warmline_sip::Uri = "sip:+19005550100@example.com".parse().expect("uri");
+    net.act(AGENT, |ua, now| ua.transfer_blind(now, agent_call, premium)).expect("REFER");
+    let e = net.wait_for(CUSTOMER, "TransferAsked", |e| matches!(e, Event::TransferAsked { .. }));
+    let Event::TransferAsked { call, target, attended } = e else { unreachable!() };
+    assert_eq!((call, target.to_string(), attended), (customer_call, "sip:+19005550100@example.com".into(), false));
+    assert!(net.ua(CUSTOMER).calls().len() == 1, "nothing is dialled before the application decides");
+    net.act(CUSTOMER, |ua, now| ua.refuse_transfer(now, customer_call, 403)).expect("refuse");
+    let e = net.wait_for(AGENT, "Refused", |e| matches!(e, Event::Transfer { .. }));
+    assert_eq!(e, Event::Transfer { call: agent_call, progress: TransferProgress::Refused { status: 403 } });
+    net.settle();
+    assert!(!net.saw(CUSTOMER, |e| matches!(e, Event::TransferRequested { .. })));
+    assert_eq!(net.ua(CUSTOMER).calls().len(), 1, "the customer still has its one call");
+    assert!(net.act(CUSTOMER, |ua, now| ua.accept_transfer(now, customer_call)).is_err(), "answered once");
+}
+
+#[test]
+fn a_refer_the_application_accepts_goes_on_as_with_the_accept_policy() {
+    let mut net = net_with(|c| c.refer_policy = ReferPolicy::Ask);
+    net.register_all();
+    let (customer_call, agent_call) = call(&mut net, CUSTOMER, AGENT);
+    let expert: warmline_sip::Uri = "sip:expert@example.com".parse().expect("uri");
+    net.act(AGENT, |ua, now| ua.transfer_blind(now, agent_call, expert)).expect("REFER");
+    net.wait_for(CUSTOMER, "TransferAsked", |e| matches!(e, Event::TransferAsked { .. }));
+    net.act(CUSTOMER, |ua, now| ua.accept_transfer(now, customer_call)).expect("accept");
+    let e = net.wait_for(CUSTOMER, "TransferRequested", |e| matches!(e, Event::TransferRequested { .. }));
+    let Event::TransferRequested { new_call, .. } = e else { unreachable!() };
+    let e = net.wait_for(CUSTOMER, "OfferNeeded", |e| matches!(e, Event::OfferNeeded { .. }));
+    assert_eq!(e, Event::OfferNeeded { call: new_call });
+    assert!(sipfrags(&net, CUSTOMER).first().is_some_and(|f| f.starts_with("SIP/2.0 100")), "NOTIFY 100 follows");
+}
