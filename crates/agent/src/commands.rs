@@ -138,6 +138,12 @@ pub enum AgentCommand {
         /// The disposition code.
         disposition: String,
     },
+    /// Record a disposition code for the call in wrap-up (or the last
+    /// call) now, and stay in wrap-up; a later one replaces it.
+    Disposition {
+        /// The disposition code.
+        disposition: String,
+    },
     /// Search the Teams expert directory.
     Experts {
         /// Name, skill or department.

@@ -113,6 +113,39 @@ pub struct AgentConfig {
     pub dispositions: Vec<(String, String)>,
     /// The country code for numbers written in national form.
     pub country_code: u16,
+    /// When wrap-up's time runs out: available, or stay in wrap-up.
+    pub after_wrap_up: crate::control::desk::AfterWrapUp,
+    /// A disposition must be chosen before leaving wrap-up for available.
+    pub disposition_required: bool,
+    /// Offers in a row the agent lets ring out before it is set away
+    /// ("missed call") so the ACD stops offering; 0: never.
+    pub missed_offers_before_away: u32,
+    /// A second call while the agent is on one.
+    pub call_waiting: CallWaiting,
+}
+
+/// A second incoming call while the agent is on one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CallWaiting {
+    /// Ring quietly (a beep) beside the call; answering it holds the first.
+    Ring,
+    /// Refuse it with 486 Busy Here.
+    Refuse,
+    /// Ring when an ACD sent it (it means to), refuse from a plain PBX.
+    #[default]
+    Auto,
+}
+
+impl AgentConfig {
+    /// The desk's rules from this configuration.
+    pub fn desk_policy(&self) -> crate::control::desk::DeskPolicy {
+        crate::control::desk::DeskPolicy {
+            wrap_up: std::time::Duration::from_secs(self.wrap_up_seconds.into()),
+            after_wrap_up: self.after_wrap_up,
+            disposition_required: self.disposition_required,
+            missed_offers_before_away: self.missed_offers_before_away,
+        }
+    }
 }
 
 impl Default for AgentConfig {
@@ -130,6 +163,10 @@ impl Default for AgentConfig {
             .map(|(c, l)| (c.to_owned(), l.to_owned()))
             .to_vec(),
             country_code: 1,
+            after_wrap_up: crate::control::desk::AfterWrapUp::Available,
+            disposition_required: false,
+            missed_offers_before_away: 2,
+            call_waiting: CallWaiting::Auto,
         }
     }
 }
@@ -325,6 +362,10 @@ struct FileAgent {
     wrap_up_seconds: Option<Spanned<i64>>,
     dispositions: Option<Vec<FileDisposition>>,
     country_code: Option<Spanned<i64>>,
+    after_wrap_up: Option<Spanned<String>>,
+    disposition_required: Option<bool>,
+    missed_offers_before_away: Option<Spanned<i64>>,
+    call_waiting: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -654,6 +695,30 @@ impl Config {
                 .ok()
                 .filter(|c| (1..=999).contains(c))
                 .ok_or_else(|| cx.invalid(c, "agent.country_code", "a country calling code, 1 to 999"))?;
+        }
+        if let Some(a) = &file.agent.after_wrap_up {
+            agent.after_wrap_up = match a.get_ref().as_str() {
+                "available" => crate::control::desk::AfterWrapUp::Available,
+                "wrap_up" => crate::control::desk::AfterWrapUp::StayInWrapUp,
+                _ => return Err(cx.invalid(a, "agent.after_wrap_up", "must be available or wrap_up")),
+            };
+        }
+        if let Some(r) = file.agent.disposition_required {
+            agent.disposition_required = r;
+        }
+        if let Some(m) = &file.agent.missed_offers_before_away {
+            agent.missed_offers_before_away = u32::try_from(*m.get_ref())
+                .ok()
+                .filter(|m| *m <= 100)
+                .ok_or_else(|| cx.invalid(m, "agent.missed_offers_before_away", "must be 0 (never) to 100"))?;
+        }
+        if let Some(w) = &file.agent.call_waiting {
+            agent.call_waiting = match w.get_ref().as_str() {
+                "ring" => CallWaiting::Ring,
+                "refuse" => CallWaiting::Refuse,
+                "auto" => CallWaiting::Auto,
+                _ => return Err(cx.invalid(w, "agent.call_waiting", "must be ring, refuse or auto")),
+            };
         }
 
         Ok(Config {

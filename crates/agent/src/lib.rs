@@ -15,6 +15,7 @@ pub mod allocator;
 mod commands;
 pub mod config;
 pub mod connection;
+pub mod control;
 pub mod dial_policy;
 #[cfg(feature = "lab")]
 pub mod embedded;
@@ -82,6 +83,25 @@ pub enum Error {
     /// Microsoft 365 sign-in or Graph failed.
     #[error("Microsoft 365: {0}")]
     Teams(String),
+    /// The far end refused a hold, resume or reconnect; nothing changed.
+    #[error("the far end refused to {what} {call} ({status}); the call is as it was, try again")]
+    OfferRefused {
+        /// The call.
+        call: String,
+        /// What was asked: hold, resume, reconnect.
+        what: &'static str,
+        /// The SIP status of the refusal.
+        status: u16,
+    },
+    /// A call's media could not connect (ICE or DTLS failed).
+    #[error("{0}: the audio connection failed (no network path to the other side)")]
+    MediaFailed(String),
+    /// The far end asked us to call a target the dial policy forbids.
+    #[error("{0}")]
+    TransferBlocked(String),
+    /// Wrap-up needs a disposition before the agent becomes available.
+    #[error("choose a disposition for the last call first")]
+    DispositionRequired,
     /// The session has ended.
     #[error("the agent session has ended")]
     Closed,
@@ -103,6 +123,10 @@ impl Error {
             Error::Invalid(_) => ErrorCode::InvalidCommand,
             Error::Store(_) => ErrorCode::Store,
             Error::Teams(_) => ErrorCode::Microsoft365,
+            Error::OfferRefused { .. } => ErrorCode::OfferRefused,
+            Error::MediaFailed(_) => ErrorCode::MediaConnectivity,
+            Error::TransferBlocked(_) => ErrorCode::DialRefused,
+            Error::DispositionRequired => ErrorCode::DispositionRequired,
             Error::Closed => ErrorCode::SessionClosed,
         }
     }
@@ -140,6 +164,12 @@ pub enum ErrorCode {
     Store,
     /// Microsoft 365 sign-in or Graph failed.
     Microsoft365,
+    /// The far end refused a hold, resume or reconnect; the call is as it was.
+    OfferRefused,
+    /// A call's audio connection failed.
+    MediaConnectivity,
+    /// Wrap-up needs a disposition first.
+    DispositionRequired,
     /// Anything else; the message says what.
     Internal,
 }

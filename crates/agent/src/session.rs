@@ -162,8 +162,10 @@ impl SessionConfig {
         };
         sip.call_data_headers = vec![config.sip.queue_header.clone(), config.sip.case_header.clone()];
         sip.auto_answer = config.sip.auto_answer;
+        // Accepted transfers are still checked against the dial policy
+        // (control::transferee) before the phone dials their target.
         sip.refer_policy =
-            if config.sip.accept_transfers { ua::ReferPolicy::Accept } else { ua::ReferPolicy::Refuse { status: 603 } };
+            if config.sip.accept_transfers { ua::ReferPolicy::Ask } else { ua::ReferPolicy::Refuse { status: 603 } };
         sip.session_timers =
             Some(ua::SessionTimers { interval: config.sip.session_expires, ..ua::SessionTimers::default() });
         sip.seed = seed;

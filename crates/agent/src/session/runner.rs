@@ -1,93 +1,112 @@
-//! The session task: the call table, the commands, and the user agent's
-//! and the media's events, in one place and in order.
+//! The session task: it owns the call table and carries out what call
+//! control (`crate::control`) decides. Commands, the user agent's events,
+//! media events, CRM lookups, network changes and deadlines come in here,
+//! in order; the decisions are made by the sans-IO state machines, and
+//! this task only does the I/O they ask for (the user agent, media
+//! sessions, audio, the store) and feeds the results back. One file per
+//! concern beside this one: `calls` (incoming, answer, dial, end),
+//! `reoffer` (hold, resume, ICE restart, rollback), `consult` (warm
+//! transfer and REFERs), `desk` (agent state, wrap-up, notes) and
+//! `devices`.
+
+mod calls;
+mod consult;
+mod desk;
+mod devices;
+mod reoffer;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use warmline_media::network::NetworkChange;
-use warmline_media::sdp::Direction;
 use warmline_media::session::{MediaEvent, MediaSession};
-use warmline_sip::Uri;
 use warmline_sip::transport::{self, Handle, TransportEvent};
-use warmline_sip::ua::{self, EndReason, Event, ReofferMethod, TransferProgress, UserAgent};
+use warmline_sip::ua::{self, Event, UserAgent};
 
 use super::audio::{self, Control};
 use super::records::{Lookup, Records};
 use super::teams::Teams;
 use super::{Request, SessionConfig};
 use crate::config::AcdKind;
-use crate::dial_policy::Target;
-use crate::{AgentCommand, AgentEvent, AgentState, CallState, ChosenState, Error, RegistrationState, TransferMode};
-use crate::{ErrorPayload, TransferPhase};
+use crate::control::call::Phase;
+use crate::control::consult::Transfer;
+use crate::control::desk::Desk;
+use crate::control::negotiation::Negotiation;
+use crate::{AgentCommand, AgentEvent, AgentState, Error, ErrorPayload, RegistrationState};
 
 /// How long quitting may wait for the un-REGISTER.
 const QUIT_WITHIN: Duration = Duration::from_secs(5);
 
-/// A hold or resume the user agent could not start yet (an INVITE
-/// transaction still running, RFC 3261 14.1): retried after each event.
+/// How long quitting waits for the audio task to finish.
+const AUDIO_STOP: Duration = Duration::from_secs(5);
+
+/// How often the network is looked at where the OS sends no notifications
+/// (and how soon a watch notices its session ended).
+const NETWORK_POLL: Duration = Duration::from_secs(2);
+
+/// An incoming call's offer, until the call is answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Offer {
+    /// Not known yet (the INVITE's offer event follows).
+    Awaited,
+    /// The caller's SDP.
+    Sdp(Vec<u8>),
+    /// The INVITE had none: we offer in the 2xx.
+    OursInAnswer,
+    /// Used (answered), or an outgoing call.
+    Settled,
+}
+
+/// Who answers an incoming call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Reoffer {
-    Hold,
-    Resume,
-    /// New ICE credentials after a network change, direction unchanged.
-    IceRestart,
+enum Answerer {
+    /// The agent.
+    Agent,
+    /// We do, at once: the contact center asked for auto-answer.
+    AutoAnswer,
+    /// We do, at once: it replaces one of our calls (RFC 3891).
+    Replacing,
+}
+
+/// What a transfer of this call will write into its history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct TransferNote {
+    target: String,
+    warm: bool,
 }
 
 struct Call {
+    phase: Phase,
     media: Option<Arc<MediaSession>>,
-    /// An incoming call's offer, kept until the agent answers.
-    offer: Option<Vec<u8>>,
-    /// An incoming call that came without an offer: we offer in the 2xx.
-    needs_offer: bool,
-    /// Answer by ourselves (it replaces one of our calls, or auto-answer).
-    auto_answer: bool,
-    /// An incoming call not answered yet.
-    incoming: bool,
-    ringing_here: bool,
-    /// The `incoming` event, held back until the call's offer is here so
-    /// that an answer to it can be carried out at once.
-    announce: Option<AgentEvent>,
-    /// The first screen pop, sent right after `announce`.
-    context: Option<AgentEvent>,
-    connected: bool,
-    held: bool,
-    remote_held: bool,
-    deferred: Option<(Reoffer, Vec<u8>)>,
-    /// Restarting ICE after a network change: `reconnecting` is shown
-    /// until the media is back.
-    restarting: bool,
-    /// A transfer under way: its target and whether it is warm.
-    transfer: Option<(String, bool)>,
-    /// The call's id in the store (unique across sessions).
+    offer: Offer,
+    answerer: Answerer,
+    /// The `incoming` and `context` events, held back until the call rings.
+    screen_pop: Option<Box<(AgentEvent, AgentEvent)>>,
+    negotiation: Negotiation,
+    transfer: Option<TransferNote>,
+    /// The call's id in the store (unique across sessions); empty: not kept.
     uid: String,
     /// The other party, E.164 where possible.
     party: String,
     queue: Option<String>,
     case: Option<String>,
-    /// Was it ever connected (ending it starts wrap-up).
+    /// It was connected once (its end starts wrap-up).
     talked: bool,
-    /// The latest quality report, kept for the history's summary.
+    /// The latest quality report, for the history's summary.
     quality: Option<(f64, f64, f64)>,
 }
 
 impl Call {
-    fn new() -> Self {
+    fn new(phase: Phase) -> Self {
         Call {
+            phase,
             media: None,
-            offer: None,
-            needs_offer: false,
-            auto_answer: false,
-            incoming: false,
-            ringing_here: false,
-            announce: None,
-            context: None,
-            connected: false,
-            held: false,
-            remote_held: false,
-            deferred: None,
-            restarting: false,
+            offer: Offer::Settled,
+            answerer: Answerer::Agent,
+            screen_pop: None,
+            negotiation: Negotiation::default(),
             transfer: None,
             uid: String::new(),
             party: String::new(),
@@ -97,32 +116,6 @@ impl Call {
             quality: None,
         }
     }
-
-    fn live(&self) -> bool {
-        self.connected && !self.held
-    }
-}
-
-/// A warm transfer in progress: the customer on hold, the expert dialled
-/// or consulted.
-struct Warm {
-    customer: ua::CallId,
-    consult: ua::CallId,
-    /// When the expert must have answered by.
-    deadline: Option<tokio::time::Instant>,
-    /// Why we hung up the consult ourselves, if we did.
-    dropped: Option<&'static str>,
-    /// REFER sent: the calls ending now is the transfer working.
-    completing: bool,
-    /// The three of us are talking.
-    conference: bool,
-}
-
-/// After a call: the agent finishes notes and picks a disposition.
-struct WrapUp {
-    /// The call being wrapped up (its store id).
-    uid: String,
-    until: tokio::time::Instant,
 }
 
 pub(super) struct Runner {
@@ -132,67 +125,52 @@ pub(super) struct Runner {
     audio: mpsc::Sender<Control>,
     media_tx: mpsc::UnboundedSender<(u32, MediaEvent)>,
     calls: BTreeMap<ua::CallId, Call>,
-    warm: Option<Warm>,
-    chosen: AgentState,
+    transfer: Transfer<ua::CallId>,
+    desk: Desk,
     shown: Option<AgentState>,
     reconnects: u32,
     registered: bool,
     records: Records,
-    wrap_up: Option<WrapUp>,
-    /// The last call that was wrapped up (notes after wrap-up attach to it).
-    last_call: Option<String>,
     /// What the ACD was last told (`None`: available; `Some(note)`: not).
     published: Option<Option<String>>,
     /// Unique per session, for store call ids.
     session_tag: String,
-    /// The chosen audio devices.
-    devices: ChosenDevices,
+    devices: devices::ChosenDevices,
     /// The Microsoft 365 actor, when `[microsoft365]` is configured.
     teams: Option<Teams>,
-}
-
-#[derive(Debug, Clone)]
-struct ChosenDevices {
-    input: String,
-    output: String,
-    ringer: String,
-}
-
-/// A configured device id: `default` follows the system.
-fn device_id(id: &str) -> Option<String> {
-    (id != "default").then(|| id.to_owned())
 }
 
 fn call_name(id: ua::CallId) -> String {
     format!("c{}", id.get())
 }
 
-/// How long quitting waits for the audio task to finish.
-const AUDIO_STOP: Duration = Duration::from_secs(5);
-
 fn media_err(e: warmline_media::Error) -> Error {
     Error::Media(e)
 }
 
+/// The time call control is told: the runtime's clock (paused in tests).
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
 impl Runner {
     pub(super) fn start(
-        config: SessionConfig,
+        mut config: SessionConfig,
         requests: mpsc::Receiver<Request>,
         events: mpsc::UnboundedSender<AgentEvent>,
     ) -> Result<(), Error> {
         let (records, lookups) =
             Records::open(config.store.as_ref(), config.crm.clone(), config.agent.country_code, events.clone())?;
         let audio = audio::spawn(&config.audio_in, &config.audio_out, events.clone()).map_err(media_err)?;
+        // Admission decides before anything rings (control::admission).
+        config.sip.ring_at_once = false;
         let ua = UserAgent::new(config.sip.clone());
         let (handle, sip_events) = transport::spawn(ua, config.transport.clone()).map_err(Error::Transport)?;
         let (media_tx, media_rx) = mpsc::unbounded_channel();
         let session_tag = format!("{:x}", config.sip.seed & 0xffff_ffff);
         let teams = config.microsoft365.clone().map(|m| Teams::spawn(m, config.sip.seed, events.clone()));
-        let devices = ChosenDevices {
-            input: config.audio_devices.input.clone(),
-            output: config.audio_devices.output.clone(),
-            ringer: config.audio_devices.ringer.clone(),
-        };
+        let devices = devices::ChosenDevices::from(&config.audio_devices);
+        let desk = Desk::new(config.agent.desk_policy());
         let runner = Runner {
             config,
             ua: handle,
@@ -200,14 +178,12 @@ impl Runner {
             audio,
             media_tx,
             calls: BTreeMap::new(),
-            warm: None,
-            chosen: AgentState::Offline,
+            transfer: Transfer::default(),
+            desk,
             shown: None,
             reconnects: 0,
             registered: false,
             records,
-            wrap_up: None,
-            last_call: None,
             published: None,
             session_tag,
             devices,
@@ -239,8 +215,7 @@ impl Runner {
         self.show_state();
         loop {
             self.publish_state().await;
-            let deadline = self.warm.as_ref().and_then(|w| w.deadline);
-            let wrap_up_ends = self.wrap_up.as_ref().map(|w| w.until);
+            let deadline = [self.transfer.deadline(), self.desk.deadline()].into_iter().flatten().min();
             tokio::select! {
                 request = requests.recv() => {
                     let (command, reply) = match request {
@@ -265,7 +240,7 @@ impl Runner {
                 event = sip.recv() => match event {
                     Some(event) => {
                         self.transport_event(event).await;
-                        self.retry_deferred().await;
+                        self.retry_reoffers().await;
                     }
                     None => {
                         self.emit(AgentEvent::Registration {
@@ -281,10 +256,18 @@ impl Runner {
                     Some(change) => self.network_changed(&change.to_string()).await,
                     None => network = None,
                 },
-                () = sleep_until(deadline) => self.expert_did_not_answer().await,
-                () = sleep_until(wrap_up_ends) => self.end_wrap_up(),
+                () = sleep_until(deadline) => self.tick().await,
             }
         }
+    }
+
+    /// A deadline passed: the expert's ring time, the REFER's NOTIFY, wrap-up.
+    async fn tick(&mut self) {
+        let now = now();
+        let steps = self.transfer.tick(now);
+        self.carry_out(steps).await;
+        self.desk.tick(now);
+        self.show_state();
     }
 
     fn emit(&self, event: AgentEvent) {
@@ -296,22 +279,15 @@ impl Runner {
     }
 
     /// The state the contact center sees: on a call while any call is up,
-    /// else what the agent chose.
+    /// else wrap-up or what the agent chose.
     fn show_state(&mut self) {
-        let now = if !self.calls.is_empty() {
-            AgentState::OnCall
-        } else if let Some(w) = &self.wrap_up {
-            let left = w.until.saturating_duration_since(tokio::time::Instant::now());
-            AgentState::WrapUp { seconds_left: left.as_secs_f32().ceil() as u32 }
-        } else {
-            self.chosen.clone()
-        };
-        if matches!((&self.shown, &now), (Some(AgentState::WrapUp { .. }), AgentState::WrapUp { .. })) {
+        let state = self.desk.shown(now(), !self.calls.is_empty());
+        if matches!((&self.shown, &state), (Some(AgentState::WrapUp { .. }), AgentState::WrapUp { .. })) {
             return;
         }
-        if self.shown.as_ref() != Some(&now) {
-            self.shown = Some(now.clone());
-            self.emit(AgentEvent::State { agent: now });
+        if self.shown.as_ref() != Some(&state) {
+            self.shown = Some(state.clone());
+            self.emit(AgentEvent::State { agent: state });
         }
     }
 
@@ -338,13 +314,6 @@ impl Runner {
         }
     }
 
-    fn end_wrap_up(&mut self) {
-        if let Some(w) = self.wrap_up.take() {
-            self.last_call = Some(w.uid);
-        }
-        self.show_state();
-    }
-
     async fn ua<R: Send + 'static>(
         &self,
         f: impl FnOnce(&mut UserAgent, std::time::Instant) -> R + Send + 'static,
@@ -352,103 +321,52 @@ impl Runner {
         self.ua.with(f).await.map_err(|_| Error::Closed)
     }
 
-    // ----- commands -----
+    /// Runs a user-agent operation whose failure the agent is only told about.
+    async fn ua_or_report(&self, f: impl FnOnce(&mut UserAgent, Instant) -> Result<(), ua::Error> + Send + 'static) {
+        match self.ua(f).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => self.error(&Error::Sip(e)),
+            Err(e) => self.error(&e),
+        }
+    }
 
     async fn command(&mut self, command: AgentCommand) -> Result<(), Error> {
         match command {
-            AgentCommand::State { state, reason } => {
-                // Choosing a state ends wrap-up.
-                if let Some(w) = self.wrap_up.take() {
-                    self.last_call = Some(w.uid);
-                }
-                self.chosen = match state {
-                    ChosenState::Available => AgentState::Available,
-                    ChosenState::Away => AgentState::Away { reason: reason.unwrap_or_default() },
-                    ChosenState::Offline => AgentState::Offline,
-                };
-                self.show_state();
-                Ok(())
-            }
+            AgentCommand::State { state, reason } => self.choose_state(state, reason),
             AgentCommand::Answer { call } => {
-                let id = self.pick(call.as_deref(), |c| c.ringing_here, "ringing")?;
+                let id = self.pick(call.as_deref(), |c| c.phase.ringing_here(), "ringing")?;
                 self.answer(id).await
             }
             AgentCommand::Reject { call } => {
-                let id = self.pick(call.as_deref(), |c| c.ringing_here, "ringing")?;
+                let id = self.pick(call.as_deref(), |c| c.phase.ringing_here(), "ringing")?;
                 self.ua(move |ua, now| ua.reject(now, id, 603)).await?.map_err(Error::Sip)
             }
             AgentCommand::Dial { to } => {
                 let uri = self.target(&to)?;
                 self.dial(uri, None).await.map(|_| ())
             }
-            AgentCommand::Hold { call } => {
-                let id = self.pick(call.as_deref(), Call::live, "active")?;
-                self.reoffer(id, Reoffer::Hold).await
-            }
-            AgentCommand::Resume { call } => {
-                let id = self.pick(call.as_deref(), |c| c.connected && c.held, "held")?;
-                self.reoffer(id, Reoffer::Resume).await
-            }
+            AgentCommand::Hold { call } => self.hold_command(call.as_deref()).await,
+            AgentCommand::Resume { call } => self.resume_command(call.as_deref()).await,
             AgentCommand::Mute { on } => {
                 let _ = self.audio.send(Control::Mute(on)).await;
                 self.emit(AgentEvent::Mute { on });
                 Ok(())
             }
-            AgentCommand::Dtmf { digits, call } => {
-                if digits.is_empty() || !digits.chars().all(|d| d.is_ascii_digit() || "*#ABCD".contains(d)) {
-                    return Err(Error::Invalid("DTMF digits are 0-9, *, #, A-D".into()));
-                }
-                let id = self.pick(call.as_deref(), Call::live, "active")?;
-                let media = self.calls.get(&id).and_then(|c| c.media.clone()).ok_or(Error::NoCall("active".into()))?;
-                for d in digits.chars() {
-                    media.send_dtmf(d).map_err(media_err)?;
-                }
-                // The agent hears the keys as a desk phone plays them.
-                let _ = self.audio.send(Control::DtmfFeedback(digits)).await;
-                Ok(())
-            }
+            AgentCommand::Dtmf { digits, call } => self.dtmf(&digits, call.as_deref()).await,
             AgentCommand::Hangup { call } => {
                 let id = self.pick(call.as_deref(), |_| true, "")?;
-                if self.warm.as_ref().is_some_and(|w| w.consult == id) {
-                    return self.cancel_transfer().await;
+                if self.transfer.consults_for(id).is_some() && self.transfer.cancel().is_ok() {
+                    return self.hangup(id).await;
                 }
-                self.ua(move |ua, now| ua.hangup(now, id)).await?.map_err(Error::Sip)
+                self.hangup(id).await
             }
-            AgentCommand::Transfer { to, mode, call } => {
-                if self.warm.is_some() {
-                    return Err(Error::Invalid("a warm transfer is already in progress".into()));
-                }
-                let uri = self.target(&to)?;
-                let customer = self.pick(call.as_deref(), |c| c.connected, "connected")?;
-                match mode {
-                    TransferMode::Blind => {
-                        let target = uri.to_string();
-                        self.ua(move |ua, now| ua.transfer_blind(now, customer, uri)).await?.map_err(Error::Sip)?;
-                        self.note_transfer(customer, target, false);
-                        Ok(())
-                    }
-                    TransferMode::Warm => self.warm_transfer(customer, uri).await,
-                }
-            }
-            AgentCommand::CompleteTransfer => {
-                let Some(w) = self.warm.as_mut().filter(|w| w.deadline.is_none() && !w.completing) else {
-                    return Err(Error::Invalid("no consult to complete: start a warm transfer first".into()));
-                };
-                let (customer, consult) = (w.customer, w.consult);
-                w.completing = true;
-                let sent = self.ua(move |ua, now| ua.transfer_attended(now, customer, consult)).await?;
-                if let Err(e) = sent {
-                    if let Some(w) = self.warm.as_mut() {
-                        w.completing = false;
-                    }
-                    return Err(Error::Sip(e));
-                }
-                Ok(())
-            }
+            AgentCommand::Transfer { to, mode, call } => self.transfer_command(&to, mode, call.as_deref()).await,
+            AgentCommand::CompleteTransfer => self.complete_transfer().await,
             AgentCommand::CancelTransfer => self.cancel_transfer().await,
             AgentCommand::Conference => self.conference().await,
             AgentCommand::Note { text, note, call } => self.note(&text, note.as_deref(), call.as_deref()),
-            AgentCommand::Wrapup { disposition } => self.wrapup(&disposition),
+            AgentCommand::Wrapup { disposition } => self.disposition(&disposition, true),
+            AgentCommand::Disposition { disposition } => self.disposition(&disposition, false),
             AgentCommand::History { query } => {
                 let calls = self.records.history(&query)?;
                 self.emit(AgentEvent::History { query, calls });
@@ -465,200 +383,13 @@ impl Runner {
                 self.emit_devices();
                 Ok(())
             }
-            AgentCommand::Connection => {
-                let file = self.connection_file()?;
-                let view = tokio::task::spawn_blocking(move || crate::connection::view(&file))
-                    .await
-                    .map_err(|e| Error::Config(e.to_string()))??;
-                self.emit(AgentEvent::Connection { connection: view });
-                Ok(())
-            }
-            AgentCommand::Configure { settings, password } => {
-                let file = self.connection_file()?;
-                let view = tokio::task::spawn_blocking(move || {
-                    crate::connection::save(&file, &settings, password.as_ref().map(|p| p.0.as_str()))
-                })
-                .await
-                .map_err(|e| Error::Config(e.to_string()))??;
-                tracing::info!("connection settings saved to {}; they apply at the next start", view.file);
-                self.emit(AgentEvent::Connection { connection: view });
-                Ok(())
-            }
+            AgentCommand::Connection => self.show_connection().await,
+            AgentCommand::Configure { settings, password } => self.configure(settings, password).await,
             AgentCommand::Device { role, id } => self.choose_device(role, id).await,
-            AgentCommand::TestTone { role } => {
-                match role {
-                    crate::DeviceRole::Ringer => {
-                        let device = device_id(&self.devices.ringer);
-                        std::thread::spawn(move || {
-                            match warmline_media::sounds::Ringer::start(
-                                device.as_deref(),
-                                warmline_media::sounds::Sound::Ringtone,
-                            ) {
-                                // It rings for two seconds, then stops.
-                                Ok(_ringer) => std::thread::sleep(std::time::Duration::from_secs(2)),
-                                Err(e) => tracing::warn!("test ringtone: {e}"),
-                            }
-                        });
-                    }
-                    _ => {
-                        let _ = self.audio.send(Control::TestTone).await;
-                    }
-                }
-                Ok(())
-            }
-            AgentCommand::Meter { on } => {
-                let meter = if on {
-                    let (tx, mut rx) = mpsc::unbounded_channel::<f32>();
-                    let events = self.events.clone();
-                    tokio::spawn(async move {
-                        while let Some(input) = rx.recv().await {
-                            if events.send(AgentEvent::Level { input }).is_err() {
-                                break;
-                            }
-                        }
-                    });
-                    Some(tx)
-                } else {
-                    None
-                };
-                let _ = self.audio.send(Control::Meter(meter)).await;
-                Ok(())
-            }
+            AgentCommand::TestTone { role } => self.test_tone(role).await,
+            AgentCommand::Meter { on } => self.meter(on).await,
             AgentCommand::Quit => Ok(()),
         }
-    }
-
-    /// Saves a note on the named call, the one live call, the call in
-    /// wrap-up or the last call, in that order.
-    fn note(&mut self, text: &str, note: Option<&str>, call: Option<&str>) -> Result<(), Error> {
-        let (uid, customer, name) = match call {
-            Some(name) => {
-                let id = self.pick(Some(name), |_| true, "")?;
-                let c = &self.calls[&id];
-                (Some(c.uid.clone()), Some(c.party.clone()), Some(call_name(id)))
-            }
-            None => match self.calls.iter().find(|(_, c)| c.connected && !c.party.is_empty()) {
-                Some((id, c)) => (Some(c.uid.clone()), Some(c.party.clone()), Some(call_name(*id))),
-                None => {
-                    let uid = self.wrap_up.as_ref().map(|w| w.uid.clone()).or_else(|| self.last_call.clone());
-                    (uid.clone(), None, uid)
-                }
-            },
-        };
-        let id = self.records.save_note(note, text, uid.as_deref(), customer.as_deref())?;
-        self.emit(AgentEvent::NoteSaved { note: id, call: name, sync: crate::NoteSync::SavedLocally, reason: None });
-        Ok(())
-    }
-
-    /// Records the disposition of the call in wrap-up (or the last call)
-    /// and ends wrap-up.
-    fn wrapup(&mut self, disposition: &str) -> Result<(), Error> {
-        let code = disposition.trim();
-        if !self.config.agent.dispositions.iter().any(|(c, _)| c == code) {
-            let known: Vec<&str> = self.config.agent.dispositions.iter().map(|(c, _)| c.as_str()).collect();
-            return Err(Error::Invalid(format!("unknown disposition {code:?}; use one of {}", known.join(", "))));
-        }
-        let uid = self
-            .wrap_up
-            .as_ref()
-            .map(|w| w.uid.clone())
-            .or_else(|| self.last_call.clone())
-            .ok_or_else(|| Error::NoCall("no call to wrap up".into()))?;
-        self.records.disposition(&uid, code)?;
-        self.end_wrap_up();
-        Ok(())
-    }
-
-    fn note_transfer(&mut self, call: ua::CallId, target: String, warm: bool) {
-        if let Some(c) = self.calls.get_mut(&call) {
-            c.transfer = Some((target, warm));
-        }
-    }
-
-    /// A transfer of `call` ended this way: into the history.
-    fn transfer_outcome(&mut self, call: ua::CallId, outcome: warmline_store::TransferOutcome, reason: Option<String>) {
-        let Some(c) = self.calls.get_mut(&call) else { return };
-        let Some((target, warm)) = c.transfer.take() else { return };
-        let uid = c.uid.clone();
-        if !uid.is_empty() {
-            self.records.transfer(&uid, &target, warm, outcome, reason);
-        }
-    }
-
-    fn emit_devices(&self) {
-        // `default` follows the system's choice; it is what a fresh
-        // configuration says, so it is always offered.
-        let system = || crate::AudioDevice { id: "default".into(), name: "System default".into() };
-        let (mut inputs, mut outputs) = (vec![system()], vec![system()]);
-        match warmline_media::device::list_devices() {
-            Ok(list) => {
-                for d in list {
-                    let entry = crate::AudioDevice { id: d.id, name: d.name };
-                    match d.kind {
-                        warmline_media::device::DeviceKind::Input => inputs.push(entry),
-                        _ => outputs.push(entry),
-                    }
-                }
-            }
-            Err(e) => tracing::info!("listing audio devices: {e}"),
-        }
-        self.emit(AgentEvent::Devices {
-            devices: crate::AudioDevices {
-                inputs,
-                outputs,
-                input: self.devices.input.clone(),
-                output: self.devices.output.clone(),
-                ringer: self.devices.ringer.clone(),
-            },
-        });
-    }
-
-    /// Switches a device, mid-call too: the audio task reopens it.
-    async fn choose_device(&mut self, role: crate::DeviceRole, id: String) -> Result<(), Error> {
-        let id = id.trim().to_owned();
-        if id.is_empty() {
-            return Err(Error::Invalid("a device id, or \"default\"".into()));
-        }
-        match role {
-            crate::DeviceRole::Input => {
-                let _ = self.audio.send(Control::Input(device_id(&id))).await;
-                self.devices.input = id;
-            }
-            crate::DeviceRole::Output => {
-                let _ = self.audio.send(Control::Output(device_id(&id))).await;
-                self.devices.output = id;
-            }
-            crate::DeviceRole::Ringer => self.devices.ringer = id,
-        }
-        self.emit_devices();
-        Ok(())
-    }
-
-    /// Joins the customer and the consulted expert: the customer comes off
-    /// hold and the agent's mixer gives each party the other two.
-    async fn conference(&mut self) -> Result<(), Error> {
-        let Some(w) = self.warm.as_ref().filter(|w| w.deadline.is_none() && !w.completing && !w.conference) else {
-            return Err(Error::Invalid("no consult to join: start a warm transfer and wait for the expert".into()));
-        };
-        let customer = w.customer;
-        if self.calls.get(&customer).is_some_and(|c| c.held) {
-            self.reoffer(customer, Reoffer::Resume).await?;
-        }
-        if let Some(w) = self.warm.as_mut() {
-            w.conference = true;
-        }
-        self.emit(AgentEvent::Transfer { call: call_name(customer), phase: TransferPhase::Conference, reason: None });
-        Ok(())
-    }
-
-    /// The CRM answered a screen-pop lookup.
-    fn looked_up(&mut self, lookup: Lookup) {
-        let Some((id, c)) = self.calls.iter().find(|(id, _)| call_name(**id) == lookup.call) else { return };
-        if let Some(why) = &lookup.failed {
-            tracing::info!("{}: CRM lookup failed: {why}", call_name(*id));
-        }
-        let customer = self.records.looked_up(&c.party, lookup.customer, c.queue.clone(), c.case.clone());
-        self.emit(AgentEvent::Context { call: lookup.call, customer });
     }
 
     /// The call `name` names, or else the one call `fits`.
@@ -679,282 +410,6 @@ impl Runner {
         }
     }
 
-    fn target(&self, to: &str) -> Result<Uri, Error> {
-        let text = match self.config.dial_policy.allows(to).map_err(Error::Dial)? {
-            Target::Number(n) => format!("sip:{n}@{}", self.config.domain),
-            Target::Address { user, .. } => format!("sip:{user}"),
-        };
-        text.parse().map_err(|e| Error::Invalid(format!("{to}: {e}")))
-    }
-
-    async fn new_media(&mut self, id: ua::CallId) -> Result<Arc<MediaSession>, Error> {
-        let (session, port) = MediaSession::new(self.config.media.clone()).await.map_err(media_err)?;
-        let session = Arc::new(session);
-        let key = id.get();
-        let _ = self.audio.send(Control::Add { key, input: port.input, output: port.output }).await;
-        let tx = self.media_tx.clone();
-        let mut events = port.events;
-        tokio::spawn(async move {
-            while let Some(e) = events.recv().await {
-                if tx.send((key, e)).is_err() {
-                    break;
-                }
-            }
-        });
-        self.calls.entry(id).or_insert_with(Call::new).media = Some(Arc::clone(&session));
-        Ok(session)
-    }
-
-    /// Calls `uri`; `consult_for` names the customer call (its history id)
-    /// when this is a warm transfer's consult call.
-    async fn dial(&mut self, uri: Uri, consult_for: Option<String>) -> Result<ua::CallId, Error> {
-        let uri_text = match &uri {
-            Uri::Sip(u) => u.user.as_ref().map(|user| format!("{user}@{}", u.host)),
-            _ => None,
-        };
-        let (session, port) = MediaSession::new(self.config.media.clone()).await.map_err(media_err)?;
-        let offer = match session.create_offer().await {
-            Ok(o) => o,
-            Err(e) => {
-                let _ = session.close().await;
-                return Err(media_err(e));
-            }
-        };
-        let dialled = self.ua(move |ua, now| ua.dial(now, uri, offer.into_bytes())).await;
-        let id = match dialled {
-            Ok(Ok(id)) => id,
-            Ok(Err(e)) => {
-                let _ = session.close().await;
-                return Err(Error::Sip(e));
-            }
-            Err(e) => return Err(e),
-        };
-        let key = id.get();
-        let _ = self.audio.send(Control::Add { key, input: port.input, output: port.output }).await;
-        let tx = self.media_tx.clone();
-        let mut events = port.events;
-        tokio::spawn(async move {
-            while let Some(e) = events.recv().await {
-                if tx.send((key, e)).is_err() {
-                    break;
-                }
-            }
-        });
-        let party = match &uri_text {
-            Some(t) => self.records.normalise(t),
-            None => String::new(),
-        };
-        let uid = format!("{}-{}", self.session_tag, call_name(id));
-        let c = self.calls.entry(id).or_insert_with(Call::new);
-        c.media = Some(Arc::new(session));
-        c.uid = uid.clone();
-        c.party = party.clone();
-        let local = self.config.sip.aor.to_string();
-        self.records.call_started(warmline_store::CallStart {
-            call_uid: uid,
-            direction: warmline_store::Direction::Outbound,
-            local_party: local,
-            remote_party: party,
-            remote_display: None,
-            started_at: warmline_store::Timestamp::now(),
-            queue: None,
-            case_id: None,
-            consult_for,
-        });
-        self.show_state();
-        Ok(id)
-    }
-
-    async fn answer(&mut self, id: ua::CallId) -> Result<(), Error> {
-        let (offer, needs_offer) = match self.calls.get(&id) {
-            Some(c) if c.media.is_some() => return Err(Error::Invalid(format!("{} is being answered", call_name(id)))),
-            Some(c) => (c.offer.clone(), c.needs_offer),
-            None => return Err(Error::NoCall(call_name(id))),
-        };
-        let media = self.new_media(id).await?;
-        let sdp = match (offer, needs_offer) {
-            (Some(offer), _) => {
-                let offer = String::from_utf8_lossy(&offer).into_owned();
-                media.accept_offer(&offer).await.map_err(media_err)?
-            }
-            (None, true) => media.create_offer().await.map_err(media_err)?,
-            (None, false) => return Err(Error::Invalid("the call's offer has not arrived yet".into())),
-        };
-        if let Some(c) = self.calls.get_mut(&id) {
-            c.ringing_here = false;
-            c.incoming = false;
-            c.offer = None;
-        }
-        self.ua(move |ua, now| ua.answer(now, id, sdp.into_bytes())).await?.map_err(Error::Sip)
-    }
-
-    /// Hold or resume: the media's direction, a new offer, the re-INVITE
-    /// (deferred while another exchange runs).
-    async fn reoffer(&mut self, id: ua::CallId, what: Reoffer) -> Result<(), Error> {
-        let media = self.calls.get(&id).and_then(|c| c.media.clone()).ok_or(Error::NoCall(call_name(id)))?;
-        let direction = if what == Reoffer::Hold { Direction::SendOnly } else { Direction::SendRecv };
-        media.set_direction(direction).await.map_err(media_err)?;
-        let offer = media.create_offer().await.map_err(media_err)?.into_bytes();
-        if let Some(c) = self.calls.get_mut(&id) {
-            // What the agent hears and says follows the button at once.
-            c.held = what == Reoffer::Hold;
-            c.deferred = Some((what, offer));
-            let live = c.live();
-            let _ = self.audio.send(Control::Live(id.get(), live)).await;
-        }
-        self.try_reoffer(id).await
-    }
-
-    async fn try_reoffer(&mut self, id: ua::CallId) -> Result<(), Error> {
-        let Some((what, offer)) = self.calls.get(&id).and_then(|c| c.deferred.clone()) else { return Ok(()) };
-        let sent = self
-            .ua(move |ua, now| match what {
-                Reoffer::Hold => ua.hold(now, id, offer),
-                Reoffer::Resume => ua.resume(now, id, offer),
-                Reoffer::IceRestart => ua.reoffer(now, id, offer, ReofferMethod::Invite),
-            })
-            .await?;
-        match sent {
-            Err(ua::Error::OfferPending(_)) => Ok(()),
-            other => {
-                if let Some(c) = self.calls.get_mut(&id) {
-                    c.deferred = None;
-                }
-                other.map_err(Error::Sip)
-            }
-        }
-    }
-
-    /// The file the settings screen edits.
-    fn connection_file(&self) -> Result<std::path::PathBuf, Error> {
-        self.config
-            .config_file
-            .clone()
-            .or_else(crate::connection::user_file)
-            .ok_or_else(|| Error::Config("no configuration directory for this user".into()))
-    }
-
-    /// The host's network changed: every connected call restarts ICE
-    /// (new credentials, new candidates) with a re-INVITE, and shows
-    /// `reconnecting` until its media is up again.
-    async fn network_changed(&mut self, why: &str) {
-        let calls: Vec<ua::CallId> =
-            self.calls.iter().filter(|(_, c)| c.connected && c.media.is_some()).map(|(id, _)| *id).collect();
-        tracing::info!("network changed ({why}): restarting ICE on {} call(s)", calls.len());
-        for id in calls {
-            if let Err(e) = self.restart_ice(id).await {
-                self.error(&e);
-            }
-        }
-    }
-
-    async fn restart_ice(&mut self, id: ua::CallId) -> Result<(), Error> {
-        let media = self.calls.get(&id).and_then(|c| c.media.clone()).ok_or(Error::NoCall(call_name(id)))?;
-        let offer = media.restart_ice().await.map_err(media_err)?.into_bytes();
-        if let Some(c) = self.calls.get_mut(&id) {
-            c.restarting = true;
-            // A hold or resume waiting to go out carries the new
-            // credentials too; otherwise the restart goes on its own.
-            let what = c.deferred.take().map_or(Reoffer::IceRestart, |(what, _)| what);
-            c.deferred = Some((what, offer));
-        }
-        self.call_state(id, CallState::Reconnecting);
-        self.try_reoffer(id).await
-    }
-
-    /// A restarting call whose media is up again shows its state again.
-    fn media_back(&mut self, id: ua::CallId) {
-        let Some(c) = self.calls.get_mut(&id) else { return };
-        if !c.restarting || !c.media.as_ref().is_some_and(|m| m.is_connected()) {
-            return;
-        }
-        c.restarting = false;
-        let state = if c.held { CallState::Held } else { CallState::Connected };
-        self.call_state(id, state);
-    }
-
-    async fn retry_deferred(&mut self) {
-        let waiting: Vec<ua::CallId> =
-            self.calls.iter().filter(|(_, c)| c.deferred.is_some()).map(|(id, _)| *id).collect();
-        for id in waiting {
-            if let Err(e) = self.try_reoffer(id).await {
-                self.error(&e);
-            }
-        }
-    }
-
-    async fn warm_transfer(&mut self, customer: ua::CallId, expert: Uri) -> Result<(), Error> {
-        let target = expert.to_string();
-        if self.calls.get(&customer).is_some_and(|c| !c.held) {
-            self.reoffer(customer, Reoffer::Hold).await?;
-        }
-        let customer_uid = self.calls.get(&customer).map(|c| c.uid.clone()).filter(|u| !u.is_empty());
-        let consult = match self.dial(expert, customer_uid).await {
-            Ok(id) => id,
-            Err(e) => {
-                self.reoffer(customer, Reoffer::Resume).await?;
-                return Err(e);
-            }
-        };
-        self.warm = Some(Warm {
-            customer,
-            consult,
-            deadline: Some(tokio::time::Instant::now() + self.config.transfer_ring_timeout),
-            dropped: None,
-            completing: false,
-            conference: false,
-        });
-        self.note_transfer(customer, target, true);
-        self.emit(AgentEvent::Transfer {
-            call: call_name(customer),
-            phase: TransferPhase::DiallingExpert,
-            reason: None,
-        });
-        Ok(())
-    }
-
-    async fn cancel_transfer(&mut self) -> Result<(), Error> {
-        let Some(w) = self.warm.as_mut().filter(|w| !w.completing) else {
-            return Err(Error::Invalid("no warm transfer to cancel".into()));
-        };
-        w.dropped = Some("cancelled");
-        w.deadline = None;
-        let consult = w.consult;
-        self.ua(move |ua, now| ua.hangup(now, consult)).await?.map_err(Error::Sip)
-    }
-
-    async fn expert_did_not_answer(&mut self) {
-        let Some(w) = self.warm.as_mut() else { return };
-        w.deadline = None;
-        w.dropped = Some("no answer");
-        let consult = w.consult;
-        match self.ua(move |ua, now| ua.hangup(now, consult)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => self.error(&Error::Sip(e)),
-            Err(e) => self.error(&e),
-        }
-    }
-
-    /// The consult ended before the transfer completed: back to the customer.
-    async fn return_to_customer(&mut self, w: Warm, reason: String) {
-        let outcome = if reason == "cancelled" {
-            warmline_store::TransferOutcome::Cancelled
-        } else {
-            warmline_store::TransferOutcome::Failed
-        };
-        self.transfer_outcome(w.customer, outcome, Some(reason.clone()));
-        if self.calls.get(&w.customer).is_some_and(|c| c.held)
-            && let Err(e) = self.reoffer(w.customer, Reoffer::Resume).await
-        {
-            self.error(&e);
-        }
-        self.emit(AgentEvent::Transfer {
-            call: call_name(w.customer),
-            phase: TransferPhase::Returned,
-            reason: Some(reason),
-        });
-    }
-
     async fn quit(&mut self) {
         let _ = self.ua.shutdown(|ua, now| ua.shutdown(now), |ua: &UserAgent| !ua.is_registered(), QUIT_WITHIN).await;
         let ids: Vec<ua::CallId> = self.calls.keys().copied().collect();
@@ -962,7 +417,7 @@ impl Runner {
             self.forget(id).await;
             self.emit(AgentEvent::Call {
                 call: call_name(id),
-                state: CallState::Ended { reason: "local hangup".into() },
+                state: crate::CallState::Ended { reason: "local hangup".into() },
             });
         }
         let (done, stopped) = tokio::sync::oneshot::channel();
@@ -974,23 +429,6 @@ impl Runner {
         }
         self.registered = false;
     }
-
-    async fn forget(&mut self, id: ua::CallId) {
-        let Some(call) = self.calls.remove(&id) else { return };
-        let _ = self.audio.send(Control::Remove(id.get())).await;
-        if let Some(media) = call.media {
-            match Arc::try_unwrap(media) {
-                Ok(m) => {
-                    if let Err(e) = m.close().await {
-                        tracing::debug!("closing media of {}: {e}", call_name(id));
-                    }
-                }
-                Err(_) => tracing::debug!("media of {} still shared at the end", call_name(id)),
-            }
-        }
-    }
-
-    // ----- events -----
 
     async fn transport_event(&mut self, event: TransportEvent<Event>) {
         match event {
@@ -1023,352 +461,29 @@ impl Runner {
                 });
             }
             Event::IncomingCall { call, info } => self.incoming(call, &info).await,
-            Event::Dialing { call } => self.call_state(call, CallState::Dialing),
-            Event::Ringing { call } => self.call_state(call, CallState::Ringing),
-            Event::EarlyMedia { call } => self.call_state(call, CallState::Early),
+            Event::Dialing { call } => self.set_phase(call, Phase::Dialling),
+            Event::Ringing { call } => self.set_phase(call, Phase::Early { media: false }),
+            Event::EarlyMedia { call } => self.set_phase(call, Phase::Early { media: true }),
             Event::Connected { call } => self.connected(call).await,
-            Event::Held { call } => self.call_state(call, CallState::Held),
-            Event::Resumed { call } => self.call_state(call, CallState::Connected),
-            Event::RemoteHeld { call } => {
-                if let Some(c) = self.calls.get_mut(&call) {
-                    c.remote_held = true;
-                }
-                self.call_state(call, CallState::RemoteHeld);
-            }
-            Event::RemoteResumed { call } => {
-                if let Some(c) = self.calls.get_mut(&call) {
-                    c.remote_held = false;
-                }
-                let state =
-                    if self.calls.get(&call).is_some_and(|c| c.held) { CallState::Held } else { CallState::Connected };
-                self.call_state(call, state);
-            }
-            Event::OfferRejected { call, status } => {
-                self.error(&Error::Invalid(format!(
-                    "{}: the far end refused the new media offer ({status})",
-                    call_name(call)
-                )));
-            }
+            Event::Held { call } | Event::Resumed { call } => self.reoffer_answered(call),
+            Event::RemoteHeld { call } => self.remote_hold(call, true),
+            Event::RemoteResumed { call } => self.remote_hold(call, false),
+            Event::OfferRejected { call, status } => self.reoffer_refused(call, status).await,
             Event::Ended { call, reason, status } => self.ended(call, reason, status).await,
-            Event::CallReconnecting { call } => self.call_state(call, CallState::Reconnecting),
-            Event::CallReconnected { call } => {
-                let state = match self.calls.get(&call) {
-                    Some(c) if c.held => CallState::Held,
-                    Some(c) if c.remote_held => CallState::RemoteHeld,
-                    _ => CallState::Connected,
-                };
-                self.call_state(call, state);
-            }
+            Event::CallReconnecting { call } => self.link(call, true),
+            Event::CallReconnected { call } => self.link(call, false),
             Event::OfferReceived { call, sdp } => self.offer_received(call, sdp).await,
             Event::OfferNeeded { call } => self.offer_needed(call).await,
-            Event::AnswerReceived { call, sdp } => {
-                let media = self.calls.get(&call).and_then(|c| c.media.clone());
-                if let Some(media) = media
-                    && let Err(e) = media.accept_answer(&String::from_utf8_lossy(&sdp)).await
-                {
-                    self.error(&media_err(e));
-                    let _ = self.ua(move |ua, now| ua.hangup(now, call)).await;
-                }
-                self.media_back(call);
-            }
-            Event::Transfer { call, progress } => self.transfer_progress(call, progress),
+            Event::AnswerReceived { call, sdp } => self.answer_received(call, sdp).await,
+            Event::Transfer { call, progress } => self.transfer_progress(call, progress).await,
+            Event::TransferAsked { call, target, .. } => self.transfer_asked(call, target).await,
             Event::TransferRequested { call, new_call, .. } => {
                 tracing::info!("{} asks us to call someone else; calling as {}", call_name(call), call_name(new_call));
-                self.calls.insert(new_call, Call::new());
+                self.calls.insert(new_call, Call::new(Phase::Dialling));
                 self.show_state();
             }
             other => tracing::debug!("user agent: {other:?}"),
         }
-    }
-
-    fn call_state(&mut self, call: ua::CallId, state: CallState) {
-        if self.calls.contains_key(&call) {
-            self.emit(AgentEvent::Call { call: call_name(call), state });
-        }
-    }
-
-    async fn incoming(&mut self, call: ua::CallId, info: &ua::IncomingCall) {
-        let replaces = info.replaces.is_some_and(|r| self.calls.contains_key(&r));
-        let acd_none = self.config.acd == AcdKind::None;
-        // With a plain PBX every call is refused while the agent is not
-        // available; with an ACD (PIDF) it should not offer one then, but if
-        // it does (a race with a state change) the agent refuses too and
-        // the ACD re-queues. A second call while talking (call waiting) is
-        // let through only with an ACD that chose to send it.
-        let not_ready = self.chosen != AgentState::Available || self.wrap_up.is_some();
-        if !replaces && (not_ready || (acd_none && !self.calls.is_empty())) {
-            tracing::info!("{} refused with 486: the agent is not available", call_name(call));
-            if let Err(e) = self.ua(move |ua, now| ua.reject(now, call, 486)).await {
-                self.error(&e);
-            }
-            return;
-        }
-        let mut c = Call::new();
-        c.ringing_here = !replaces;
-        c.auto_answer = replaces || info.auto_answer;
-        c.needs_offer = !info.has_offer;
-        c.incoming = true;
-        let answer_now = c.auto_answer && c.needs_offer;
-        self.calls.insert(call, c);
-        self.show_state();
-        if replaces {
-            // The transfer target's side of an attended transfer: the call
-            // takes over one we already have, so it is answered at once.
-            if answer_now {
-                self.auto_answer(call).await;
-            }
-            return;
-        }
-        let caller = &info.data.caller;
-        let from = match &caller.uri {
-            Uri::Sip(u) => match &u.user {
-                Some(user) => format!("{user}@{}", u.host),
-                None => u.host.to_string(),
-            },
-            other => other.to_string(),
-        };
-        let field =
-            |name: &str| info.data.fields.iter().find(|(h, _)| h.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
-        let queue = self.config.sip.call_data_headers.first().and_then(|h| field(h));
-        let case = self.config.sip.call_data_headers.get(1).and_then(|h| field(h));
-        let party = self.records.normalise(&from);
-        let uid = format!("{}-{}", self.session_tag, call_name(call));
-        let local = self.config.sip.aor.to_string();
-        self.records.call_started(warmline_store::CallStart {
-            call_uid: uid.clone(),
-            direction: warmline_store::Direction::Inbound,
-            local_party: local,
-            remote_party: party.clone(),
-            remote_display: caller.display_name.clone(),
-            started_at: warmline_store::Timestamp::now(),
-            queue: queue.clone(),
-            case_id: case.clone(),
-            consult_for: None,
-        });
-        if let Some(c) = self.calls.get_mut(&call) {
-            c.uid = uid;
-            c.party = party.clone();
-            c.queue = queue.clone();
-            c.case = case.clone();
-        }
-        let announce = AgentEvent::Incoming {
-            call: call_name(call),
-            from: party.clone(),
-            display_name: caller.display_name.clone(),
-            queue: queue.clone(),
-            case: case.clone(),
-        };
-        // The screen pop: what the cache knows at once, the CRM's answer later.
-        let customer = self.records.context(&call_name(call), &party, queue, case);
-        let context = AgentEvent::Context { call: call_name(call), customer };
-        if answer_now {
-            self.emit(announce);
-            self.emit(context);
-            self.auto_answer(call).await;
-        } else if info.has_offer {
-            if let Some(c) = self.calls.get_mut(&call) {
-                c.announce = Some(announce);
-                c.context = Some(context);
-            }
-        } else {
-            self.emit(announce);
-            self.emit(context);
-            self.call_state(call, CallState::Ringing);
-        }
-    }
-
-    async fn auto_answer(&mut self, call: ua::CallId) {
-        if let Err(e) = self.answer(call).await {
-            self.error(&e);
-            let _ = self.ua(move |ua, now| ua.reject(now, call, 500)).await;
-        }
-    }
-
-    async fn connected(&mut self, call: ua::CallId) {
-        let Some(c) = self.calls.get_mut(&call) else { return };
-        c.connected = true;
-        c.talked = true;
-        c.ringing_here = false;
-        let uid = c.uid.clone();
-        self.records.call_answered(&uid);
-        let live = c.live();
-        let _ = self.audio.send(Control::Live(call.get(), live)).await;
-        self.call_state(call, CallState::Connected);
-        if let Some(w) = self.warm.as_mut()
-            && w.consult == call
-            && w.dropped.is_none()
-        {
-            w.deadline = None;
-            let customer = w.customer;
-            self.emit(AgentEvent::Transfer {
-                call: call_name(customer),
-                phase: TransferPhase::Consulting,
-                reason: None,
-            });
-        }
-    }
-
-    async fn offer_received(&mut self, call: ua::CallId, sdp: Vec<u8>) {
-        let Some(c) = self.calls.get_mut(&call) else { return };
-        if c.incoming {
-            // A new call's offer: it waits for the agent (or auto-answer).
-            c.offer = Some(sdp);
-            let auto = c.auto_answer;
-            if let Some(announce) = c.announce.take() {
-                let context = c.context.take();
-                self.emit(announce);
-                if let Some(context) = context {
-                    self.emit(context);
-                }
-                self.call_state(call, CallState::Ringing);
-            }
-            if auto {
-                self.auto_answer(call).await;
-            }
-            return;
-        }
-        let media = c.media.clone();
-        let Some(media) = media else { return };
-        match media.accept_offer(&String::from_utf8_lossy(&sdp)).await {
-            Ok(answer) => match self.ua(move |ua, now| ua.accept_answer(now, call, answer.into_bytes())).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => self.error(&Error::Sip(e)),
-                Err(e) => self.error(&e),
-            },
-            Err(e) => {
-                self.error(&media_err(e));
-                let _ = self.ua(move |ua, now| ua.reject_offer(now, call, 488)).await;
-            }
-        }
-    }
-
-    async fn offer_needed(&mut self, call: ua::CallId) {
-        let Some(c) = self.calls.get(&call) else { return };
-        if c.incoming {
-            return; // offered in the 2xx when the call is answered
-        }
-        let media = match c.media.clone() {
-            Some(m) => m,
-            None => match self.new_media(call).await {
-                Ok(m) => m,
-                Err(e) => {
-                    self.error(&e);
-                    let _ = self.ua(move |ua, now| ua.hangup(now, call)).await;
-                    return;
-                }
-            },
-        };
-        match media.create_offer().await {
-            Ok(offer) => match self.ua(move |ua, now| ua.provide_offer(now, call, offer.into_bytes())).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => self.error(&Error::Sip(e)),
-                Err(e) => self.error(&e),
-            },
-            Err(e) => {
-                self.error(&media_err(e));
-                let _ = self.ua(move |ua, now| ua.hangup(now, call)).await;
-            }
-        }
-    }
-
-    fn transfer_progress(&mut self, call: ua::CallId, progress: TransferProgress) {
-        let failed = |reason: String| AgentEvent::Transfer {
-            call: call_name(call),
-            phase: TransferPhase::Failed,
-            reason: Some(reason),
-        };
-        match progress {
-            TransferProgress::Succeeded => {
-                self.transfer_outcome(call, warmline_store::TransferOutcome::Completed, None);
-                if self.warm.as_ref().is_some_and(|w| w.customer == call) {
-                    self.warm = None;
-                }
-                self.emit(AgentEvent::Transfer {
-                    call: call_name(call),
-                    phase: TransferPhase::Completed,
-                    reason: None,
-                });
-            }
-            TransferProgress::Refused { status } => {
-                self.transfer_outcome(
-                    call,
-                    warmline_store::TransferOutcome::Failed,
-                    Some(format!("refused ({status})")),
-                );
-                if let Some(w) = self.warm.as_mut().filter(|w| w.customer == call) {
-                    w.completing = false;
-                }
-                self.emit(failed(format!("the far end refused the transfer ({status}); both calls are still up")));
-            }
-            TransferProgress::Failed { status } => {
-                self.transfer_outcome(
-                    call,
-                    warmline_store::TransferOutcome::Failed,
-                    Some(format!("failed ({status})")),
-                );
-                if let Some(w) = self.warm.as_mut().filter(|w| w.customer == call) {
-                    w.completing = false;
-                }
-                self.emit(failed(format!(
-                    "the transfer target could not be reached ({status}); the calls are still up"
-                )));
-            }
-            _ => {}
-        }
-    }
-
-    async fn ended(&mut self, call: ua::CallId, reason: EndReason, status: Option<u16>) {
-        let Some(c) = self.calls.get(&call) else { return };
-        let (uid, talked, quality) = (c.uid.clone(), c.talked, c.quality);
-        let consult = self.warm.as_ref().is_some_and(|w| w.consult == call);
-        if !uid.is_empty() {
-            if let Some((mos, loss, jitter)) = quality {
-                self.records.quality(&uid, mos, loss, jitter);
-            }
-            self.records.call_ended(&uid);
-        }
-        self.forget(call).await;
-        // A call the agent talked on (not a consult) is followed by wrap-up
-        // once no other call is left.
-        if talked && !consult && !uid.is_empty() {
-            self.last_call = Some(uid.clone());
-            if self.config.agent.wrap_up_seconds > 0 {
-                let until = tokio::time::Instant::now()
-                    + std::time::Duration::from_secs(self.config.agent.wrap_up_seconds.into());
-                self.wrap_up = Some(WrapUp { uid, until });
-            }
-        }
-        self.emit(AgentEvent::Call {
-            call: call_name(call),
-            state: CallState::Ended { reason: end_reason(reason, status) },
-        });
-        let (consult, customer, completing) = match &self.warm {
-            Some(w) => (w.consult, w.customer, w.completing),
-            None => return self.show_state(),
-        };
-        if call == consult && !completing {
-            if let Some(w) = self.warm.take() {
-                let why = match (w.dropped, reason) {
-                    (Some(d), _) => d.to_owned(),
-                    (None, EndReason::Busy) => "busy".to_owned(),
-                    (None, EndReason::Declined | EndReason::Rejected) => "declined".to_owned(),
-                    (None, EndReason::Timeout | EndReason::Cancelled) => "no answer".to_owned(),
-                    (None, EndReason::RemoteHangup) => "the expert hung up".to_owned(),
-                    (None, other) => end_reason(other, status),
-                };
-                self.return_to_customer(w, why).await;
-            }
-        } else if call == customer && !completing {
-            self.warm = None;
-            self.emit(AgentEvent::Transfer {
-                call: call_name(call),
-                phase: TransferPhase::Failed,
-                reason: Some("the customer hung up".into()),
-            });
-        } else if completing && !self.calls.contains_key(&customer) && !self.calls.contains_key(&consult) {
-            self.warm = None;
-        }
-        self.show_state();
     }
 
     fn media_event(&mut self, key: u32, event: MediaEvent) {
@@ -1386,39 +501,11 @@ impl Runner {
                 })
             }
             MediaEvent::Connected => self.media_back(call),
-            MediaEvent::Failed => {
-                self.error(&Error::Invalid(format!("{}: media connectivity failed", call_name(call))))
-            }
+            MediaEvent::Failed => self.error(&Error::MediaFailed(call_name(call))),
             other => tracing::debug!("{}: media {other:?}", call_name(call)),
         }
     }
 }
-
-fn end_reason(reason: EndReason, status: Option<u16>) -> String {
-    let text = match reason {
-        EndReason::LocalHangup => "local hangup",
-        EndReason::RemoteHangup => "remote hangup",
-        EndReason::Cancelled => "cancelled",
-        EndReason::RemoteCancelled => "caller cancelled",
-        EndReason::Rejected => "rejected",
-        EndReason::Busy => "busy",
-        EndReason::Declined => "declined",
-        EndReason::Redirected => "redirected",
-        EndReason::Timeout => "no answer",
-        EndReason::SessionExpired => "session expired",
-        EndReason::Transferred => "transferred",
-        EndReason::Replaced => "replaced",
-        _ => "failed",
-    };
-    match status {
-        Some(s) if matches!(reason, EndReason::Failed | EndReason::Rejected) => format!("{text} ({s})"),
-        _ => text.to_owned(),
-    }
-}
-
-/// How often the network is looked at where the OS sends no notifications
-/// (and how soon a watch notices its session ended).
-const NETWORK_POLL: Duration = Duration::from_secs(2);
 
 /// The next network change, or never when nothing is watched.
 async fn next_change(network: &mut Option<mpsc::Receiver<NetworkChange>>) -> Option<NetworkChange> {
@@ -1428,9 +515,9 @@ async fn next_change(network: &mut Option<mpsc::Receiver<NetworkChange>>) -> Opt
     }
 }
 
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
+        Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
         None => std::future::pending().await,
     }
 }
