@@ -7,6 +7,7 @@
 //! the recordings the lab's customers and experts write when their call
 //! ends. Test names carry `realtime` so nextest runs them alone.
 
+mod hold;
 mod routed;
 mod routing;
 mod transfer;
@@ -18,7 +19,7 @@ use tokio::sync::broadcast;
 use warmline_agent::session::{AudioInput, AudioOutput, StoreSetup};
 use warmline_agent::{ChosenState, Config, SessionConfig};
 use warmline_e2e::agent::{Agent, GUARD, Recording};
-use warmline_lab::customer::{CustomerCall, CustomerHandle, CustomerState};
+use warmline_lab::customer::{CustomerCall, CustomerHandle, CustomerState, Reoffers};
 use warmline_lab::expert::ExpertCallState;
 use warmline_lab::scenario::{Answer, Audio};
 use warmline_lab::sip::SipEvent;
@@ -120,6 +121,18 @@ impl World {
         audio: Audio,
         record: Option<&str>,
     ) -> (CustomerHandle, Option<PathBuf>) {
+        self.call_answering(from, queue, audio, record, Reoffers::Accept)
+    }
+
+    /// A customer call whose phone answers re-offers as `reoffers` says.
+    fn call_answering(
+        &self,
+        from: &str,
+        queue: &str,
+        audio: Audio,
+        record: Option<&str>,
+        reoffers: Reoffers,
+    ) -> (CustomerHandle, Option<PathBuf>) {
         let record = record.map(|r| self.artifacts.join(r));
         let handle = self
             .control
@@ -129,6 +142,7 @@ impl World {
                 queue: queue.into(),
                 audio,
                 record: record.clone(),
+                reoffers,
             })
             .expect("the customer calls");
         (handle, record)

@@ -188,6 +188,7 @@ async fn one_call(
             queue: "billing".into(),
             audio: Audio::ToneHz(f64::from(CUSTOMER_HZ)),
             record: Some(record.to_owned()),
+            reoffers: Default::default(),
         })
         .map_err(|e| format!("place the call: {e}"))?;
     let result = async {

@@ -218,6 +218,7 @@ async fn soak(seconds: u64) {
             queue: "billing".into(),
             audio: Audio::ToneHz(600.0),
             record: None,
+            reoffers: Default::default(),
         };
         customers.push(control.place_call(call).expect("a customer calls"));
     }

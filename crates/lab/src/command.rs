@@ -248,7 +248,14 @@ impl Control {
             }
             LabCommand::Call { from, queue, audio, record } => {
                 let audio = audio.unwrap_or(Audio::ToneHz(440.0));
-                let call = crate::customer::CustomerCall { from, name: None, queue, audio, record };
+                let call = crate::customer::CustomerCall {
+                    from,
+                    name: None,
+                    queue,
+                    audio,
+                    record,
+                    reoffers: Default::default(),
+                };
                 json!({ "customer": self.place_call(call)?.id })
             }
             LabCommand::Hangup { customer } => {

@@ -292,6 +292,7 @@ impl Control {
                 queue: queue.clone(),
                 audio: Audio::ToneHz(440.0),
                 record: None,
+                reoffers: Default::default(),
             };
             match self.place_call(call) {
                 Ok(h) => placed.push(h),

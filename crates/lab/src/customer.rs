@@ -35,6 +35,26 @@ pub struct CustomerCall {
     pub audio: Audio,
     /// A WAV file for what the customer hears, written when the call ends.
     pub record: Option<PathBuf>,
+    /// How the customer's phone answers a re-offer (hold, resume).
+    pub reoffers: Reoffers,
+}
+
+/// How a customer's phone answers the agent's re-offers (re-INVITEs for
+/// hold and resume), as far ends do: most take them, some refuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(tag = "answer", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Reoffers {
+    /// Answered from the same media session (a new far end re-anchors it).
+    #[default]
+    Accept,
+    /// The next `times` re-offers are refused with `status` (488 Not
+    /// Acceptable Here, 500, 603 ...), then they are taken again.
+    Refuse {
+        /// The final status of the refusal.
+        status: u16,
+        /// How many re-offers are refused.
+        times: u32,
+    },
 }
 
 /// Where a simulated customer's call is.
@@ -189,6 +209,7 @@ async fn run(
     let mut heard: Vec<i16> = Vec::new();
     let mut talking = false;
     let mut hangup_open = true;
+    let mut refusals = call.reoffers;
     let mut ticker = tokio::time::interval(Duration::from_millis(20));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let outcome = loop {
@@ -212,6 +233,14 @@ async fn run(
                 }
                 // A transfer through the B2BUA: the far end is someone new,
                 // so the media starts over in a fresh session.
+                Output::Event(Event::OfferReceived { call: c, .. })
+                    if talking && matches!(refusals, Reoffers::Refuse { times: 1.., .. }) =>
+                {
+                    if let Reoffers::Refuse { status, times } = &mut refusals {
+                        *times -= 1;
+                        let _ = ua.reject_offer(Instant::now(), c, *status);
+                    }
+                }
                 Output::Event(Event::OfferReceived { call: c, sdp }) if talking => {
                     // A re-offer (hold, resume, a new far end after a
                     // transfer) is answered from the same session, as a

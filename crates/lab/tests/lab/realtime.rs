@@ -61,6 +61,7 @@ async fn realtime_routed_call_each_party_hears_the_others_tone() {
             queue: "billing".into(),
             audio: Audio::ToneHz(600.0),
             record: Some(recording.clone()),
+            reoffers: Default::default(),
         })
         .expect("the customer calls");
 
@@ -166,6 +167,7 @@ async fn realtime_blind_transfer_to_an_expert_each_hears_the_others_tone() {
             queue: "billing".into(),
             audio: Audio::ToneHz(600.0),
             record: Some(customer_heard.clone()),
+            reoffers: Default::default(),
         })
         .expect("the customer calls");
     let (call, _, offer) = agent.incoming().await;
@@ -246,6 +248,7 @@ async fn realtime_attended_transfer_joins_the_customer_to_the_expert_with_audio(
             queue: "billing".into(),
             audio: Audio::ToneHz(600.0),
             record: Some(customer_heard.clone()),
+            reoffers: Default::default(),
         })
         .expect("the customer calls");
     let (call, _, offer) = agent.incoming().await;
