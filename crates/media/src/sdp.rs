@@ -329,6 +329,98 @@ pub fn without_bundle_group(sdp: &str) -> String {
     sdp.lines().map(str::trim_end).filter(|l| !l.starts_with("a=group:BUNDLE")).map(|l| format!("{l}\r\n")).collect()
 }
 
+/// `sdp` without the RTCP candidates (component 2) of media sections that
+/// multiplex RTCP with RTP (`a=rtcp-mux`, RFC 5761 and RFC 8858): webrtc
+/// 0.21 writes every candidate twice, once per component, and a far end
+/// that reads them would pair and check a component that never carries
+/// anything. Line endings become CRLF.
+pub fn without_rtcp_candidates(sdp: &str) -> String {
+    let lines: Vec<&str> = sdp.lines().map(str::trim_end).collect();
+    let mut out = String::with_capacity(sdp.len());
+    let mut start = 0;
+    while start < lines.len() {
+        let end = lines[start + 1..].iter().position(|l| l.starts_with("m=")).map_or(lines.len(), |i| start + 1 + i);
+        let section = &lines[start..end];
+        let muxed = section.contains(&"a=rtcp-mux");
+        for line in section {
+            let component = line.strip_prefix("a=candidate:").and_then(|c| c.split(' ').nth(1));
+            if muxed && component == Some("2") {
+                continue;
+            }
+            out.push_str(line);
+            out.push_str("\r\n");
+        }
+        start = end;
+    }
+    out
+}
+
+/// The address to name in the `o=` line (RFC 4566 5.2, RFC 8866 5.2): the
+/// machine's own, from its candidates. A host candidate on a real interface
+/// first (highest priority), then the server reflexive one (our address
+/// as the internet sees it), then a loopback host candidate (the lab).
+/// Relayed candidates are the TURN server's, never ours.
+pub fn origin_address(sdp: &str) -> Option<std::net::IpAddr> {
+    sdp.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.trim().strip_prefix("a=candidate:")?.split(' ').collect();
+            let (component, priority, addr) = (f.get(1)?, f.get(3)?, f.get(4)?.parse::<std::net::IpAddr>().ok()?);
+            let kind = f.iter().position(|x| *x == "typ").and_then(|i| f.get(i + 1)).copied().unwrap_or("host");
+            let rank = match kind {
+                "host" if !addr.is_loopback() && !addr.is_unspecified() => 3,
+                "srflx" => 2,
+                "host" if addr.is_loopback() => 1,
+                _ => return None,
+            };
+            (*component == "1").then(|| (rank, priority.parse::<u64>().unwrap_or(0), addr))
+        })
+        .max_by_key(|&(rank, priority, _)| (rank, priority))
+        .map(|(.., addr)| addr)
+}
+
+/// `sdp` with `addr` in its `o=` line where that holds a placeholder
+/// (`0.0.0.0`, `::`, or `127.0.0.1` when `addr` is not loopback): webrtc
+/// 0.21 always writes `IN IP4 0.0.0.0`, which some SBCs log and a few
+/// read as "no address". Line endings become CRLF.
+pub fn with_origin_address(sdp: &str, addr: std::net::IpAddr) -> String {
+    let family = if addr.is_ipv4() { "IP4" } else { "IP6" };
+    let mut out = String::with_capacity(sdp.len() + 16);
+    for line in sdp.lines().map(str::trim_end) {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let placeholder = |a: &str| {
+            a.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_unspecified() || (a.is_loopback() && !addr.is_loopback()))
+        };
+        if line.starts_with("o=") && fields.len() == 6 && placeholder(fields[5]) {
+            out.push_str(&format!("{} {} {} {} {family} {addr}", fields[0], fields[1], fields[2], fields[3]));
+        } else {
+            out.push_str(line);
+        }
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// Our answer with the DTLS role it really takes (RFC 5763 5, RFC 8842):
+/// webrtc 0.21 writes `a=setup:active` in every answer, but takes the
+/// opposite of an explicit role in the offer, so to an offer that says
+/// `active` (some SBCs in re-offers) it is the DTLS server and must say
+/// `passive`, or both ends wait for the other's ClientHello. Other offers
+/// (`actpass`, `passive`, none) leave the answer as it is. Line endings
+/// become CRLF.
+pub fn with_answer_setup(answer: &str, offer: &str) -> String {
+    let offered = offer.lines().map(str::trim).find_map(|l| l.strip_prefix("a=setup:"));
+    let ours = match offered {
+        Some("active") => "passive",
+        Some("passive") => "active",
+        _ => return answer.to_owned(),
+    };
+    answer
+        .lines()
+        .map(str::trim_end)
+        .map(|l| if l.starts_with("a=setup:") { format!("a=setup:{ours}\r\n") } else { format!("{l}\r\n") })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -456,5 +548,58 @@ mod tests {
         assert_eq!(Direction::SendOnly.reversed(), Direction::RecvOnly);
         assert_eq!(Direction::Inactive.reversed(), Direction::Inactive);
         assert_eq!(Direction::SendOnly.as_str(), "sendonly");
+    }
+
+    const GATHERED: &str = "v=0\r\no=- 4611 2 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n\
+                            m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=rtcp-mux\r\n\
+                            a=candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host\r\n\
+                            a=candidate:1 2 udp 2130706431 127.0.0.1 50000 typ host\r\n\
+                            a=candidate:2 1 udp 2130706175 192.168.1.20 50002 typ host\r\n\
+                            a=candidate:2 2 udp 2130706175 192.168.1.20 50002 typ host\r\n\
+                            a=candidate:3 1 udp 1694498815 198.51.100.7 61000 typ srflx raddr 0.0.0.0 rport 0\r\n\
+                            a=candidate:4 1 udp 16777215 203.0.113.9 3478 typ relay raddr 1.2.3.4 rport 5\r\n\
+                            a=end-of-candidates\r\n";
+
+    #[test]
+    fn rtcp_mux_sections_carry_one_candidate_per_address() {
+        let out = without_rtcp_candidates(GATHERED);
+        let candidates: Vec<&str> = out.lines().filter(|l| l.starts_with("a=candidate:")).collect();
+        assert_eq!(candidates.len(), 4, "{out}");
+        assert!(candidates.iter().all(|c| c.split(' ').nth(1) == Some("1")), "component 1 only: {out}");
+        assert!(out.contains("a=end-of-candidates\r\n"));
+        let unmuxed = "m=audio 4000 RTP/AVP 0\r\na=candidate:1 1 udp 9 192.0.2.1 4000 typ host\r\n\
+                       a=candidate:1 2 udp 9 192.0.2.1 4001 typ host\r\n";
+        assert_eq!(without_rtcp_candidates(unmuxed), unmuxed, "without rtcp-mux, RTCP needs its candidates");
+    }
+
+    #[test]
+    fn the_origin_names_our_host_address_not_a_placeholder() {
+        let addr = origin_address(GATHERED).expect("an address");
+        assert_eq!(addr.to_string(), "192.168.1.20", "a real interface before loopback, srflx or relay");
+        let out = with_origin_address(GATHERED, addr);
+        assert!(out.starts_with("v=0\r\no=- 4611 2 IN IP4 192.168.1.20\r\ns=-"), "{out}");
+        assert!(out.contains("c=IN IP4 0.0.0.0"), "only the origin: the default candidate has its own rule");
+
+        let lab = "o=- 1 1 IN IP4 0.0.0.0\r\na=candidate:1 1 udp 9 127.0.0.1 5000 typ host\r\n";
+        let loopback = origin_address(lab).expect("loopback");
+        assert!(with_origin_address(lab, loopback).starts_with("o=- 1 1 IN IP4 127.0.0.1\r\n"));
+        let nat = "a=candidate:1 1 udp 9 127.0.0.1 5000 typ host\r\na=candidate:2 1 udp 5 198.51.100.7 6 typ srflx\r\n";
+        assert_eq!(origin_address(nat).map(|a| a.to_string()).as_deref(), Some("198.51.100.7"));
+        assert_eq!(origin_address("a=candidate:4 1 udp 1 203.0.113.9 3478 typ relay\r\n"), None, "not ours");
+
+        let v6 = with_origin_address("o=- 1 1 IN IP4 127.0.0.1\r\n", "2001:db8::5".parse().expect("v6"));
+        assert_eq!(v6, "o=- 1 1 IN IP6 2001:db8::5\r\n");
+        let real = "o=- 1 1 IN IP4 192.0.2.1\r\n";
+        assert_eq!(with_origin_address(real, addr), real, "a real address stays");
+    }
+
+    #[test]
+    fn the_answer_states_the_dtls_role_we_take() {
+        let answer = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=setup:active\r\n";
+        let offer = |setup: &str| format!("v=0\r\nm=audio 4000 UDP/TLS/RTP/SAVPF 111\r\na=setup:{setup}\r\n");
+        assert!(with_answer_setup(answer, &offer("active")).contains("a=setup:passive\r\n"), "the offerer is client");
+        assert_eq!(with_answer_setup(answer, &offer("actpass")), answer, "we answer active (RFC 5763 recommends)");
+        assert_eq!(with_answer_setup(answer, &offer("passive")), answer);
+        assert_eq!(with_answer_setup(answer, "v=0\r\nm=audio 4000 RTP/SAVPF 0\r\n"), answer);
     }
 }

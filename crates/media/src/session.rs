@@ -162,6 +162,9 @@ pub struct MediaSession {
     dtmf: mpsc::Sender<char>,
     muted: Arc<AtomicBool>,
     direction: std::sync::Mutex<Direction>,
+    /// The address our `o=` lines name, chosen once from the first
+    /// candidates so that it stays the same in every re-offer (RFC 3264 8).
+    origin: std::sync::Mutex<Option<std::net::IpAddr>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -242,6 +245,7 @@ impl MediaSession {
             dtmf: dtmf_tx,
             muted,
             direction: Default::default(),
+            origin: Default::default(),
             tasks,
         };
         Ok((session, AudioPort { input: in_tx, output: out_rx, events: events_rx }))
@@ -263,8 +267,25 @@ impl MediaSession {
             .pc
             .local_description()
             .await
-            .map(|d| sdp::with_default_candidate(&d.sdp))
+            .map(|d| self.tidied(&d.sdp))
             .ok_or(Error::Transport { what: "local description", reason: "none after set_local_description".into() })
+    }
+
+    /// What webrtc wrote, made fit for an SBC: the default candidate on
+    /// the `m=` and `c=` lines, one candidate per address under rtcp-mux,
+    /// and our address in `o=` (see `docs/media-sdp.md`).
+    fn tidied(&self, local: &str) -> String {
+        let body = sdp::without_rtcp_candidates(&sdp::with_default_candidate(local));
+        let origin = self.origin.lock().ok().and_then(|mut chosen| {
+            if chosen.is_none() {
+                *chosen = sdp::origin_address(&body);
+            }
+            *chosen
+        });
+        match origin {
+            Some(addr) => sdp::with_origin_address(&body, addr),
+            None => body,
+        }
     }
 
     /// Our SDP offer (initial call, re-INVITE, hold).
@@ -325,7 +346,7 @@ impl MediaSession {
         apply_direction(&*t.pc, wanted.answer_to(Direction::of_sdp(remote_sdp))).await?;
         let answer = t.pc.create_answer(None).await.map_err(transport_err("create answer"))?;
         t.pc.set_local_description(answer).await.map_err(transport_err("set local answer"))?;
-        let answer = self.local_sdp_after_gathering(&t).await?;
+        let answer = sdp::with_answer_setup(&self.local_sdp_after_gathering(&t).await?, remote_sdp);
         Ok(if grouped_by_us { sdp::without_bundle_group(&answer) } else { answer })
     }
 
@@ -509,4 +530,65 @@ async fn apply_direction(pc: &dyn PeerConnection, direction: Direction) -> Resul
         t.set_direction(dir).await.map_err(transport_err("set direction"))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines<'a>(sdp: &'a str, prefix: &str) -> Vec<&'a str> {
+        sdp.lines().filter(|l| l.starts_with(prefix)).collect()
+    }
+
+    /// The bodies two sessions exchange on loopback (no sound needed).
+    #[tokio::test]
+    async fn the_sdp_we_exchange_is_what_docs_media_sdp_describes() {
+        let config = || MediaConfig { gather_timeout: Duration::from_millis(300), ..MediaConfig::loopback() };
+        let (alice, _a) = MediaSession::new(config()).await.expect("alice");
+        let (bob, _b) = MediaSession::new(config()).await.expect("bob");
+        let offer = alice.create_offer().await.expect("offer");
+
+        let m = lines(&offer, "m=audio");
+        assert_eq!(m.len(), 1, "{offer}");
+        assert!(m[0].starts_with("m=audio ") && m[0].contains(" UDP/TLS/RTP/SAVPF 111 0 8 101"), "{offer}");
+        for wanted in [
+            "a=rtpmap:111 opus/48000/2",
+            "a=fmtp:111 minptime=10;useinbandfec=1",
+            "a=rtpmap:101 telephone-event/48000",
+            "a=rtpmap:126 telephone-event/8000",
+            "a=rtcp-mux",
+            "a=setup:actpass",
+            "a=sendrecv",
+        ] {
+            // webrtc writes the channel count as well (`PCMU/8000/1`).
+            let found =
+                offer.lines().any(|l| l == wanted || l.strip_prefix(wanted).is_some_and(|r| r.starts_with('/')));
+            assert!(found, "{wanted} missing from the offer:\n{offer}");
+        }
+        assert_eq!(lines(&offer, "a=group:BUNDLE").len(), 1, "{offer}");
+        assert!(
+            lines(&offer, "a=extmap:").iter().any(|l| l.ends_with(" urn:ietf:params:rtp-hdrext:ssrc-audio-level")),
+            "RFC 6464 audio level offered:\n{offer}"
+        );
+        let candidates = lines(&offer, "a=candidate:");
+        assert!(!candidates.is_empty(), "{offer}");
+        assert!(candidates.iter().all(|c| c.split(' ').nth(1) == Some("1")), "rtcp-mux: component 1 only\n{offer}");
+        let origin = lines(&offer, "o=")[0];
+        assert!(origin.ends_with(" IN IP4 127.0.0.1"), "our (loopback) address, not 0.0.0.0: {origin}");
+        assert!(!lines(&offer, "c=")[0].ends_with("0.0.0.0"), "the default candidate: {offer}");
+
+        let answer = bob.accept_offer(&offer).await.expect("answer");
+        assert!(answer.lines().any(|l| l == "a=setup:active"), "the answerer starts DTLS:\n{answer}");
+        assert!(lines(&answer, "a=candidate:").iter().all(|c| c.split(' ').nth(1) == Some("1")), "{answer}");
+        assert!(lines(&answer, "o=")[0].ends_with(" IN IP4 127.0.0.1"), "{answer}");
+        alice.accept_answer(&answer).await.expect("accept answer");
+
+        // A re-offer names the same origin (RFC 3264 8: only the version changes).
+        let reoffer = alice.create_offer().await.expect("re-offer");
+        let field = |o: &str, i: usize| o.split(' ').nth(i).map(str::to_owned);
+        let again = lines(&reoffer, "o=")[0];
+        assert_eq!((field(origin, 1), field(origin, 5)), (field(again, 1), field(again, 5)), "{origin} / {again}");
+        alice.close().await.expect("close");
+        bob.close().await.expect("close");
+    }
 }

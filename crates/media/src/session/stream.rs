@@ -15,7 +15,7 @@ use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{RTCStatsReportEntry, StatsSelector};
 
-use super::transport::Transport;
+use super::transport::{AUDIO_LEVEL_URI, Transport};
 use super::{EVENT_8K_PT, EVENT_48K_PT, MediaEvent, OPUS_PT};
 use crate::Error;
 use crate::dtmf::{DtmfReceiver, DtmfSender, EventPacket};
@@ -136,6 +136,8 @@ struct Negotiated {
     event_48k: u8,
     /// telephone-event/8000 (beside G.711), if the far end accepted it.
     event_8k: Option<u8>,
+    /// The RFC 6464 audio level extension's id, if the far end accepted it.
+    audio_level: Option<u8>,
 }
 
 impl SendLoop {
@@ -174,8 +176,15 @@ impl SendLoop {
         {
             return n;
         }
-        let (mut codec, mut event_48k, mut event_8k) = (None, EVENT_48K_PT, None);
+        let (mut codec, mut event_48k, mut event_8k, mut audio_level) = (None, EVENT_48K_PT, None, None);
         if let Ok(params) = self.current.sender.get_parameters().await {
+            audio_level = params
+                .rtp_parameters
+                .header_extensions
+                .iter()
+                .find(|e| e.uri == AUDIO_LEVEL_URI)
+                .and_then(|e| u8::try_from(e.id).ok())
+                .filter(|id| (1..=14).contains(id));
             for c in &params.rtp_parameters.codecs {
                 let pt = c.payload_type;
                 match c.rtp_codec.mime_type.to_ascii_lowercase().as_str() {
@@ -191,16 +200,17 @@ impl SendLoop {
         let event_8k = event_8k.or(self.remote_pts.event_8k_for_sending());
         match codec {
             Some(codec) => {
-                let n = Negotiated { codec, event_48k, event_8k };
+                let n = Negotiated { codec, event_48k, event_8k, audio_level };
                 self.negotiated = Some((n, epoch));
                 n
             }
-            None => Negotiated { codec: SendCodec::Opus(OPUS_PT), event_48k, event_8k },
+            None => Negotiated { codec: SendCodec::Opus(OPUS_PT), event_48k, event_8k, audio_level },
         }
     }
 
-    async fn write(&mut self, pt: u8, marker: bool, ts: u32, payload: Bytes) {
-        let header = rtp::Header {
+    /// Writes one packet; `level` is an RFC 6464 extension `(id, byte)`.
+    async fn write(&mut self, pt: u8, marker: bool, ts: u32, payload: Bytes, level: Option<(u8, u8)>) {
+        let mut header = rtp::Header {
             version: 2,
             marker,
             payload_type: pt,
@@ -209,6 +219,10 @@ impl SendLoop {
             ssrc: self.ssrc,
             ..Default::default()
         };
+        if let Some((id, byte)) = level {
+            // One-byte header form (RFC 8285); only fails for an id out of range.
+            let _ = header.set_extension(id, Bytes::copy_from_slice(&[byte]));
+        }
         self.seq = self.seq.wrapping_add(1);
         // Before the transport is up a write fails; audio then is simply not sent.
         let _ = self.current.track.write_rtp(rtp::Packet { header, payload }).await;
@@ -274,17 +288,28 @@ impl SendLoop {
                     batch.extend(self.pending_events.pop_front());
                 }
                 for p in batch {
-                    self.write(event_pt, p.marker, p.timestamp, Bytes::copy_from_slice(&p.event.encode())).await;
+                    self.write(event_pt, p.marker, p.timestamp, Bytes::copy_from_slice(&p.event.encode()), None).await;
                 }
                 continue;
             }
             // Opus DTX: one or two bytes mean silence; Opus sends one now and then itself.
             let silent = matches!(n.codec, SendCodec::Opus(_)) && payload.len() <= 2;
+            let level = n.audio_level.map(|id| (id, audio_level(frame, !silent)));
             let payload = Bytes::copy_from_slice(payload);
-            self.write(audio_pt, was_silent && !silent, ts, payload).await;
+            self.write(audio_pt, was_silent && !silent, ts, payload, level).await;
             was_silent = silent;
         }
     }
+}
+
+/// The RFC 6464 level byte of a frame: voice activity in the top bit, the
+/// level in -dBov (0 loudest, 127 silence) below. Voice is what the encoder
+/// did not treat as silence and is louder than -50 dBov.
+fn audio_level(frame: &[i16], voice: bool) -> u8 {
+    let power = frame.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / frame.len().max(1) as f64;
+    let dbov = if power < 1.0 { 127.0 } else { -10.0 * (power / (32768.0 * 32768.0)).log10() };
+    let level = dbov.round().clamp(0.0, 127.0) as u8;
+    (u8::from(voice && level <= 50) << 7) | level
 }
 
 /// The jitter buffer, behind an optional impairment shim that drops and
@@ -628,5 +653,14 @@ mod tests {
         drop(rx);
         run_for(2).await;
         assert!(task.is_finished(), "the loop ends with its receiver");
+    }
+
+    #[test]
+    fn audio_level_bytes_follow_rfc_6464() {
+        assert_eq!(audio_level(&[0; 960], false), 127, "digital silence: 127 -dBov, no voice");
+        let loud: Vec<i16> = (0..960).map(|i| if i % 2 == 0 { 32_000 } else { -32_000 }).collect();
+        assert_eq!(audio_level(&loud, true), 0x80, "full scale with voice");
+        let quiet: Vec<i16> = (0..960).map(|i| if i % 2 == 0 { 33 } else { -33 }).collect();
+        assert_eq!(audio_level(&quiet, true), 60, "-60 dBov is below the voice threshold");
     }
 }

@@ -24,6 +24,9 @@ use super::stream::ReceiveContext;
 use super::{AudioCodec, EVENT_48K_PT, MediaConfig, MediaEvent, OPUS_PT, transport_err};
 use crate::Error;
 
+/// RFC 6464 client-to-mixer audio level header extension.
+pub(crate) const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
+
 /// What every generation of a session shares.
 pub(crate) struct Shared {
     pub(crate) config: MediaConfig,
@@ -130,6 +133,15 @@ fn media_engine(preference: &[AudioCodec]) -> Result<MediaEngine, Error> {
             .register_codec(params, rtc::rtp_transceiver::rtp_sender::RtpCodecKind::Audio)
             .map_err(transport_err("register codec"))?;
     }
+    // RFC 6464: the level of each audio packet, which SBCs and conference
+    // mixers read to pick the active speaker without decoding.
+    engine
+        .register_header_extension(
+            rtc::rtp_transceiver::rtp_sender::RTCRtpHeaderExtensionCapability { uri: AUDIO_LEVEL_URI.into() },
+            rtc::rtp_transceiver::rtp_sender::RtpCodecKind::Audio,
+            Some(webrtc::rtp_transceiver::RTCRtpTransceiverDirection::Sendrecv),
+        )
+        .map_err(transport_err("register header extension"))?;
     Ok(engine)
 }
 
