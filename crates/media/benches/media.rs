@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use warmline_media::impair::Impairment;
-use warmline_media::jitter::{JitterBuffer, JitterConfig, Playout};
+use warmline_media::jitter::{JitterBuffer, JitterConfig, Playout, RtpMeta};
 use warmline_media::opus_codec::{FrameDuration, MAX_OPUS_PACKET, OpusConfig, OpusDecoder, OpusEncoder};
 use warmline_media::session::{AudioPort, MediaConfig, MediaEvent, MediaSession};
 use warmline_media::tone::ToneGenerator;
@@ -59,7 +59,7 @@ fn dsp_cost() {
     for (k, f) in input.iter().enumerate() {
         let n = enc.encode(f, &mut pkt).expect("encode");
         let at = t0 + Duration::from_millis(k as u64 * 20);
-        jb.push(at, k as u32 * 960, pkt[..n].to_vec());
+        jb.push(at, RtpMeta { seq: k as u16, ts: k as u32 * 960, marker: false, ssrc: 1 }, pkt[..n].to_vec());
         if let Playout::Frame(p) = jb.pop(at + Duration::from_millis(5)) {
             dec.decode(&p, &mut pcm).expect("decode");
         }
@@ -89,7 +89,11 @@ fn added_latency(jitter_us: u64) {
         in_flight.sort();
         let due = in_flight.iter().take_while(|p| p.0 <= tick).count();
         for (at, seq) in in_flight.drain(..due) {
-            jb.push(t0 + Duration::from_micros(at), seq * 960, seq);
+            jb.push(
+                t0 + Duration::from_micros(at),
+                RtpMeta { seq: seq as u16, ts: seq * 960, marker: false, ssrc: 1 },
+                seq,
+            );
         }
         if let Playout::Frame(seq) = jb.pop(t0 + Duration::from_micros(tick))
             && k > 250

@@ -6,6 +6,10 @@
 //! The clock is the negotiated telephone-event rate: 48000 beside Opus,
 //! 8000 beside G.711.
 
+use std::time::{Duration, Instant};
+
+use crate::jitter::RtpMeta;
+
 /// One RFC 4733 event payload (4 bytes on the wire).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TelephoneEvent {
@@ -134,11 +138,37 @@ impl DtmfSender {
     }
 }
 
+/// How long a digit may go without a packet before the receiver ends it
+/// itself: all three end packets lost, and the sender paused (held us) or
+/// moved on. Senders refresh an event every 20-50 ms.
+pub const EVENT_TIMEOUT: Duration = Duration::from_millis(400);
+
 /// Reports each received digit once, however many packets carried it.
+///
+/// An event is its RTP timestamp and event code (RFC 4733 2.5.1). A new
+/// one begins when either changes, or, with the same timestamp (a sender
+/// whose clock stood still while it was silent), when a packet that is not
+/// an end follows the end with a higher sequence number. Reordered packets
+/// of an event already over are ignored; a new SSRC is always a new event.
+/// A digit whose end never arrives is ended by the next digit, or by
+/// [`DtmfReceiver::poll`] once [`EVENT_TIMEOUT`] passes without a packet.
 #[derive(Debug, Clone, Default)]
 pub struct DtmfReceiver {
-    last_start: Option<u32>,
+    current: Option<Current>,
+}
+
+/// The event being received.
+#[derive(Debug, Clone, Copy)]
+struct Current {
+    ssrc: u32,
+    timestamp: u32,
+    event: u8,
+    digit: char,
+    /// Highest sequence number of its packets.
+    seq: u16,
+    duration: u16,
     ended: bool,
+    heard: Instant,
 }
 
 /// What a received telephone-event packet meant.
@@ -151,32 +181,82 @@ pub enum DtmfEvent {
     Ended {
         /// The digit.
         digit: char,
-        /// Its full duration in clock ticks.
+        /// Its full duration in clock ticks (the longest heard, if its end
+        /// packets were lost).
         duration: u16,
     },
 }
 
 impl DtmfReceiver {
-    /// Feed one packet's RTP timestamp and payload. Duplicates and
-    /// retransmitted end packets yield nothing; garbage yields nothing.
-    pub fn receive(&mut self, timestamp: u32, payload: &[u8]) -> Option<DtmfEvent> {
-        let ev = TelephoneEvent::decode(payload)?;
-        let digit = event_to_digit(ev.event)?;
-        if self.last_start != Some(timestamp) {
-            self.last_start = Some(timestamp);
-            self.ended = ev.end;
-            // A lost start still produces the digit, from whichever packet came first.
-            return Some(if ev.end {
-                DtmfEvent::Ended { digit, duration: ev.duration }
-            } else {
-                DtmfEvent::Began(digit)
-            });
+    /// Feed one packet received at `now`: its RTP header and payload.
+    /// Duplicates and retransmitted end packets yield nothing, garbage
+    /// yields nothing; a new digit after one whose end was lost yields the
+    /// old digit's end first.
+    pub fn receive(&mut self, now: Instant, rtp: RtpMeta, payload: &[u8]) -> Vec<DtmfEvent> {
+        let Some(ev) = TelephoneEvent::decode(payload) else { return Vec::new() };
+        let Some(digit) = event_to_digit(ev.event) else { return Vec::new() };
+        let mut out = Vec::new();
+        if let Some(cur) = &mut self.current
+            && cur.ssrc == rtp.ssrc
+        {
+            let ahead = (rtp.seq.wrapping_sub(cur.seq) as i16) > 0;
+            let same = cur.timestamp == rtp.ts && cur.event == ev.event;
+            // RFC 4733 2.5.1.5: a long event goes on under a new timestamp
+            // where the previous segment's duration ran out.
+            let next_segment = !cur.ended
+                && cur.event == ev.event
+                && ahead
+                && rtp.ts.wrapping_sub(cur.timestamp) == u32::from(cur.duration);
+            if next_segment {
+                cur.timestamp = rtp.ts;
+            }
+            if same || next_segment {
+                let restarted = cur.ended && !ev.end && ahead;
+                if !restarted {
+                    cur.heard = now;
+                    if ahead {
+                        cur.seq = rtp.seq;
+                    }
+                    cur.duration = cur.duration.max(ev.duration);
+                    if ev.end && !cur.ended {
+                        cur.ended = true;
+                        out.push(DtmfEvent::Ended { digit, duration: cur.duration });
+                    }
+                    return out;
+                }
+            } else if !ahead {
+                // A reordered packet of an event that is over.
+                return out;
+            }
         }
-        if ev.end && !self.ended {
-            self.ended = true;
-            return Some(DtmfEvent::Ended { digit, duration: ev.duration });
+        if let Some(cur) = self.current
+            && !cur.ended
+        {
+            out.push(DtmfEvent::Ended { digit: cur.digit, duration: cur.duration });
         }
-        None
+        self.current = Some(Current {
+            ssrc: rtp.ssrc,
+            timestamp: rtp.ts,
+            event: ev.event,
+            digit,
+            seq: rtp.seq,
+            duration: ev.duration,
+            ended: ev.end,
+            heard: now,
+        });
+        // A lost start still produces the digit, from whichever packet came first.
+        out.push(if ev.end { DtmfEvent::Ended { digit, duration: ev.duration } } else { DtmfEvent::Began(digit) });
+        out
+    }
+
+    /// At `now`: the end of a digit that went quiet without its end packets.
+    pub fn poll(&mut self, now: Instant) -> Option<DtmfEvent> {
+        let cur = self.current.as_mut().filter(|c| !c.ended)?;
+        if now.saturating_duration_since(cur.heard) < EVENT_TIMEOUT {
+            return None;
+        }
+        cur.ended = true;
+        Some(DtmfEvent::Ended { digit: cur.digit, duration: cur.duration })
     }
 }
 
@@ -222,15 +302,29 @@ mod tests {
         assert_eq!(pkts.last().expect("packets").event.duration, u16::MAX);
     }
 
+    fn rtp(seq: u16, ts: u32) -> RtpMeta {
+        RtpMeta { seq, ts, marker: false, ssrc: 9 }
+    }
+
+    /// Feeds packets 20 ms apart from `at`, numbering them from `seq`.
+    fn feed(rx: &mut DtmfReceiver, at: Instant, seq: u16, pkts: &[EventPacket]) -> Vec<DtmfEvent> {
+        let mut seen = Vec::new();
+        for (i, p) in pkts.iter().enumerate() {
+            let meta = RtpMeta { marker: p.marker, ..rtp(seq + i as u16, p.timestamp) };
+            seen.extend(rx.receive(at + Duration::from_millis(20 * i as u64), meta, &p.event.encode()));
+        }
+        seen
+    }
+
     #[test]
     fn receiver_reports_each_digit_once() {
         let tx = DtmfSender::new(8_000, 20);
         let mut rx = DtmfReceiver::default();
+        let t0 = Instant::now();
         let mut seen = Vec::new();
         for (i, d) in "12#".chars().enumerate() {
-            for p in tx.packets(d, 1000 * i as u32, 80).expect("digit") {
-                seen.extend(rx.receive(p.timestamp, &p.event.encode()));
-            }
+            let pkts = tx.packets(d, 1000 * i as u32, 80).expect("digit");
+            seen.extend(feed(&mut rx, t0, 100 * i as u16, &pkts));
         }
         assert_eq!(
             seen,
@@ -243,6 +337,76 @@ mod tests {
                 DtmfEvent::Ended { digit: '#', duration: 640 },
             ]
         );
-        assert_eq!(rx.receive(5, &[200, 0, 0, 1]), None, "unknown event code is ignored");
+        assert_eq!(rx.receive(t0, rtp(400, 5), &[200, 0, 0, 1]), vec![], "unknown event code is ignored");
+    }
+
+    #[test]
+    fn the_end_packet_repeated_three_times_ends_the_digit_once() {
+        let pkts = DtmfSender::new(48_000, 20).packets('7', 5_000, 100).expect("digit");
+        assert_eq!(pkts.iter().filter(|p| p.event.end).count(), 3);
+        let mut rx = DtmfReceiver::default();
+        let seen = feed(&mut rx, Instant::now(), 1, &pkts);
+        assert_eq!(seen, vec![DtmfEvent::Began('7'), DtmfEvent::Ended { digit: '7', duration: 4800 }]);
+        assert_eq!(rx.poll(Instant::now() + Duration::from_secs(5)), None, "an ended digit does not time out again");
+    }
+
+    #[test]
+    fn the_same_digit_again_after_a_pause_with_the_same_timestamp_is_a_new_digit() {
+        // A sender whose RTP clock stood still while it sent nothing (held,
+        // or its audio paused) stamps the next digit with the same timestamp.
+        let tx = DtmfSender::new(8_000, 20);
+        let pkts = tx.packets('5', 8_000, 60).expect("digit");
+        let mut rx = DtmfReceiver::default();
+        let t0 = Instant::now();
+        let mut seen = feed(&mut rx, t0, 10, &pkts);
+        seen.extend(feed(&mut rx, t0 + Duration::from_secs(3), 10 + pkts.len() as u16, &pkts));
+        let five = [DtmfEvent::Began('5'), DtmfEvent::Ended { digit: '5', duration: 480 }];
+        assert_eq!(seen, [five, five].concat(), "two presses, two digits");
+        // A new timestamp is a new digit as well, and a late copy of an old
+        // packet (lower sequence number) is not.
+        let mut more = feed(&mut rx, t0 + Duration::from_secs(4), 100, &tx.packets('5', 16_000, 60).expect("digit"));
+        more.extend(rx.receive(t0 + Duration::from_secs(5), rtp(12, 8_000), &pkts[1].event.encode()));
+        assert_eq!(more, five.to_vec());
+    }
+
+    #[test]
+    fn a_digit_whose_end_was_lost_ends_when_the_sender_pauses() {
+        let tx = DtmfSender::new(48_000, 20);
+        let pkts = tx.packets('9', 0, 100).expect("digit");
+        let no_end: Vec<EventPacket> = pkts.iter().copied().filter(|p| !p.event.end).collect();
+        let mut rx = DtmfReceiver::default();
+        let t0 = Instant::now();
+        assert_eq!(feed(&mut rx, t0, 1, &no_end), vec![DtmfEvent::Began('9')]);
+        let last = t0 + Duration::from_millis(20 * (no_end.len() as u64 - 1));
+        assert_eq!(rx.poll(last + Duration::from_millis(100)), None, "not yet: packets may still come");
+        assert_eq!(
+            rx.poll(last + EVENT_TIMEOUT),
+            Some(DtmfEvent::Ended { digit: '9', duration: 3840 }),
+            "the digit must not stay down through the pause"
+        );
+        assert_eq!(rx.poll(last + EVENT_TIMEOUT * 2), None, "once");
+        // The late end packets, after the pause: nothing more.
+        let late = feed(&mut rx, last + Duration::from_secs(6), 10, &pkts[no_end.len()..]);
+        assert_eq!(late, vec![]);
+    }
+
+    #[test]
+    fn a_new_digit_ends_one_whose_end_was_lost() {
+        let tx = DtmfSender::new(8_000, 20);
+        let first: Vec<EventPacket> =
+            tx.packets('1', 0, 100).expect("digit").into_iter().filter(|p| !p.event.end).collect();
+        let mut rx = DtmfReceiver::default();
+        let t0 = Instant::now();
+        let mut seen = feed(&mut rx, t0, 1, &first);
+        seen.extend(feed(&mut rx, t0 + Duration::from_millis(150), 20, &tx.packets('2', 2_000, 40).expect("digit")));
+        assert_eq!(
+            seen,
+            vec![
+                DtmfEvent::Began('1'),
+                DtmfEvent::Ended { digit: '1', duration: 640 },
+                DtmfEvent::Began('2'),
+                DtmfEvent::Ended { digit: '2', duration: 320 },
+            ]
+        );
     }
 }

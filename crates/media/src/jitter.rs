@@ -1,22 +1,96 @@
 //! An adaptive jitter buffer, sans-IO: the caller passes the time of every
 //! arrival and every playout tick, so tests run on simulated time.
 //!
-//! How it decides:
-//! * Every packet's *transit* (arrival time minus its RTP timestamp in
-//!   microseconds) is remembered for the last couple of seconds. The smallest
-//!   transit in that window is the network's best case; it follows sender
-//!   clock drift, because old samples age out.
-//! * The *target delay* is the 98th percentile of (transit - best case), plus
-//!   half a frame. On a clean network that is under one frame; at 30 ms
-//!   jitter it settles just above 30 ms.
+//! # The playout timeline
+//!
+//! Every packet is placed on one continuous *playout timeline*:
+//! `play_ts = extended RTP timestamp + offset`, in RTP clock ticks. Frames
+//! are buffered and played by `play_ts`, and every statistic (transit,
+//! jitter, target delay) is computed on it. A sender is free to stop and
+//! resume (RFC 3550 5.1), and SBCs re-anchor media around hold, music on
+//! hold, re-INVITEs and transfers: such a discontinuity changes `offset`
+//! only, so it never reaches the delay estimate and never leaves the stream
+//! stuck behind a playout point that kept running through the silence.
+//!
+//! # How it decides the delay
+//!
+//! * Every packet's *transit* (arrival time minus its `play_ts` in
+//!   microseconds) is remembered for the last `history` packets. The
+//!   smallest is the *baseline* (the network's best case); it follows
+//!   sender clock drift, because old samples age out.
+//! * The *target delay* is the 98th percentile of (transit - baseline),
+//!   plus half a frame. On a clean network that is under one frame; at
+//!   30 ms jitter it settles just above 30 ms.
 //! * At each playout tick, the *latency* of the frame due next is
-//!   `now - timestamp - best case`. Too early by half a frame: play a
+//!   `now - play_ts - baseline`. Too early by half a frame: play a
 //!   concealment frame instead (stretch). Too late by half a frame with the
-//!   following frame already here: drop one (shrink). Due and missing: it is
-//!   lost; conceal, handing the decoder the next packet for FEC.
+//!   following frame already here: drop one (shrink). Due and missing:
+//!   conceal, handing the decoder the next packet for FEC.
+//!
+//! # The rules for what arrives
+//!
+//! Sequence numbers are extended as in RFC 3550 A.1: a packet up to
+//! [`MAX_DROPOUT`] ahead of the highest seen is *in order* (a gap before it
+//! is loss), one up to [`MAX_MISORDER`] behind is reordered or a duplicate.
+//! Timestamps are unwrapped against the highest seen.
+//!
+//! 1. **Drain.** When the frame due is missing and the buffer is empty for
+//!    [`DRAIN_TICKS`] ticks in a row, the sender has paused (hold, DTX,
+//!    comfort noise, a stalled network): the timeline is dropped and the
+//!    buffer plays [`Playout::Idle`] (silence, not concealment) until
+//!    something arrives.
+//! 2. **Resume.** The first in-order packet after a drain, or one with the
+//!    marker bit (start of a talk spurt) into an empty buffer, is checked
+//!    against the baseline. If its transit is off by more than jitter
+//!    explains (target delay plus half a frame), its timestamp did not
+//!    advance with the wall clock (Chrome after hold advances it by 5.56 s
+//!    over a 6.05 s gap): the offset is set so that it is due one target
+//!    delay from now. Otherwise the timeline stands (Opus DTX and burst loss
+//!    keep their timestamps consistent, and nothing is shifted).
+//! 3. **New source.** A new SSRC (another media server took over) starts a
+//!    fresh unwrap of sequence numbers and timestamps and is anchored as in
+//!    rule 2, after anything still buffered. The delay estimate and the
+//!    counters carry on; late packets of the old SSRC are `Late`.
+//! 4. **Sequence discontinuity.** A sequence number more than
+//!    [`MAX_DROPOUT`] ahead or [`MAX_MISORDER`] behind is a restarted
+//!    source: as rule 3. (RFC 3550 waits for a second packet to confirm;
+//!    SRTP authenticates every packet, so we do not pay a frame for that.)
+//! 5. **Timestamp jump mid-stream.** An in-order packet off the baseline by
+//!    more than `max_delay` plus a frame, or the second in-order packet in a
+//!    row that arrives late, re-anchors the stream to follow what was
+//!    buffered: its `play_ts` is the last in-order packet's plus one packet
+//!    duration per sequence number, and never before the frame due next.
+//!    A packet that is late because it was reordered (its sequence number is
+//!    below the highest seen) stays `Late`, and so do the packets of the
+//!    timeline before a re-anchor (they are placed with the old offset).
+//!
+//! # What the counters mean
+//!
+//! They describe what the listener hears. `lost` counts frames that were due
+//! while their packet was missing and were concealed (or, once drained,
+//! silent). When the buffer ran empty, a concealment is only *tentative*:
+//! it becomes `lost` when a later sequence number proves packets were
+//! missing (or the missing packet itself arrives late), so a sender pause
+//! is never loss while burst loss is. A tentative wait that turns out to be
+//! a late packet arriving in time counts as `stretched`. `reanchored`
+//! counts rules 2 to 5 moving the timeline.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
+
+/// Sequence numbers this far ahead of the highest seen are still the same
+/// stream, with a gap (RFC 3550 A.1).
+pub const MAX_DROPOUT: i64 = 3000;
+/// Sequence numbers this far behind the highest seen are reordered packets
+/// of the same stream (RFC 3550 A.1).
+pub const MAX_MISORDER: i64 = 100;
+/// Ticks in a row with the frame due missing and nothing buffered before
+/// the buffer drains (60 ms at 20 ms frames: the decoder's concealment has
+/// faded by then).
+pub const DRAIN_TICKS: u32 = 3;
+/// In-order packets in a row that arrive late before the stream is
+/// re-anchored to follow them (rule 5).
+const LATE_RUN: u32 = 2;
 
 /// Settings for one stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,11 +112,25 @@ impl JitterConfig {
     }
 }
 
+/// The RTP header fields the buffer needs from each packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RtpMeta {
+    /// Sequence number.
+    pub seq: u16,
+    /// RTP timestamp.
+    pub ts: u32,
+    /// Marker bit (for audio: the first packet of a talk spurt).
+    pub marker: bool,
+    /// Synchronization source.
+    pub ssrc: u32,
+}
+
 /// What to play at one tick.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Playout<P> {
-    /// Nothing received yet (or still filling): play silence.
+    /// Nothing to play (nothing received yet, still filling, or the sender
+    /// paused): play silence.
     Idle,
     /// The next frame.
     Frame(P),
@@ -66,14 +154,16 @@ pub enum Arrival {
     Duplicate,
 }
 
-/// Counters for diagnostics and MOS.
+/// Counters for diagnostics and MOS, cumulative over the call (a codec or
+/// SSRC change keeps them).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct JitterStats {
     /// Packets accepted.
     pub received: u64,
     /// Frames played from packets.
     pub played: u64,
-    /// Frames concealed because their packet was missing when due.
+    /// Frames due while their packet was missing (concealed, or silent once
+    /// drained) that sequence numbers prove were sent.
     pub lost: u64,
     /// Packets that arrived after their playout time.
     pub late: u64,
@@ -83,10 +173,88 @@ pub struct JitterStats {
     pub stretched: u64,
     /// Frames dropped to shrink the delay.
     pub shrunk: u64,
+    /// Times the playout timeline was moved to follow the sender (a resume
+    /// with another timestamp, a new source, a timestamp jump).
+    pub reanchored: u64,
     /// Current target delay.
     pub target_delay: Duration,
-    /// RFC 3550 interarrival jitter estimate.
+    /// RFC 3550 interarrival jitter estimate, on the playout timeline.
     pub jitter: Duration,
+}
+
+/// One RTP source (SSRC and sequence space) and where its packets go on
+/// the playout timeline.
+#[derive(Debug, Clone, Copy)]
+struct Source {
+    ssrc: u32,
+    /// Highest extended sequence number seen (comfort noise included).
+    highest_seq: i64,
+    /// Highest extended timestamp seen, to unwrap the next one.
+    highest_ts: i64,
+    /// `play_ts - extended timestamp`.
+    offset: i64,
+    /// Sequence numbers below this belong to the timeline before the last
+    /// re-anchor and use `before` as their offset.
+    anchored_at: i64,
+    before: Option<i64>,
+    /// The last in-order audio packet: extended sequence number, extended
+    /// timestamp and `play_ts`.
+    last: (i64, i64, i64),
+    /// Timestamp ticks per packet, as the sender spaces them.
+    packet_ticks: i64,
+}
+
+impl Source {
+    fn new(meta: RtpMeta, frame_ticks: i64) -> Self {
+        let (seq, ts) = (i64::from(meta.seq), i64::from(meta.ts));
+        Self {
+            ssrc: meta.ssrc,
+            highest_seq: seq - 1,
+            highest_ts: ts,
+            offset: 0,
+            anchored_at: seq,
+            before: None,
+            last: (seq - 1, ts - frame_ticks, 0),
+            packet_ticks: frame_ticks,
+        }
+    }
+
+    /// The extended sequence number of `seq`, or `None` for a discontinuity.
+    fn extend_seq(&self, seq: u16) -> Option<i64> {
+        let delta = i64::from(seq.wrapping_sub(self.highest_seq as u16) as i16);
+        (delta > -MAX_MISORDER - 1 && delta < MAX_DROPOUT).then_some(self.highest_seq + delta)
+    }
+
+    fn extend_ts(&mut self, ts: u32) -> i64 {
+        let ext = self.highest_ts + i64::from(ts.wrapping_sub(self.highest_ts as u32) as i32);
+        self.highest_ts = self.highest_ts.max(ext);
+        ext
+    }
+
+    fn offset_for(&self, ext_seq: i64) -> i64 {
+        match self.before {
+            Some(before) if ext_seq < self.anchored_at => before,
+            _ => self.offset,
+        }
+    }
+
+    /// Move the timeline from sequence number `from` on.
+    fn reanchor(&mut self, from: i64, offset: i64) {
+        self.before = Some(self.offset);
+        self.anchored_at = from;
+        self.offset = offset;
+    }
+}
+
+/// How an arriving packet is placed on the timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Placement {
+    /// Where its timestamp and the current offset put it.
+    Timeline,
+    /// Due one target delay from now (rules 2 to 4).
+    Now,
+    /// Right after the last in-order packet (rule 5).
+    FollowSequence,
 }
 
 /// The buffer itself; `P` is the payload type.
@@ -94,9 +262,28 @@ pub struct JitterStats {
 pub struct JitterBuffer<P> {
     cfg: JitterConfig,
     epoch: Option<Instant>,
+    /// Buffered packets by `play_ts`.
     packets: BTreeMap<i64, P>,
-    last_ext: Option<i64>,
+    source: Option<Source>,
+    /// The SSRC and highest sequence number of the source before, whose
+    /// stragglers are late.
+    retired: Option<(u32, u16)>,
+    /// The frame due next while playing.
     next_ts: Option<i64>,
+    /// Where playout stopped when the buffer drained: nothing before it is played.
+    floor: Option<i64>,
+    /// Ticks in a row with the frame due missing and nothing buffered.
+    starved: u32,
+    /// Whether the buffer drained and no in-order packet came since.
+    drained: bool,
+    /// Tentative concealments while starved: timeline advanced / held.
+    pending_skips: u64,
+    pending_waits: u64,
+    /// In-order packets in a row that arrived late.
+    late_run: u32,
+    /// Sequence numbers `from..to` counted lost at the last gap, and how
+    /// many of them: one that turns up in time after all is not lost.
+    credit: (i64, i64, u64),
     transits: VecDeque<i64>,
     scratch: Vec<i64>,
     last_transit: Option<i64>,
@@ -113,8 +300,16 @@ impl<P: Clone> JitterBuffer<P> {
             cfg,
             epoch: None,
             packets: BTreeMap::new(),
-            last_ext: None,
+            source: None,
+            retired: None,
             next_ts: None,
+            floor: None,
+            starved: 0,
+            drained: false,
+            pending_skips: 0,
+            pending_waits: 0,
+            late_run: 0,
+            credit: (0, 0, 0),
             transits: VecDeque::with_capacity(cfg.history),
             scratch: Vec::with_capacity(cfg.history),
             last_transit: None,
@@ -133,6 +328,27 @@ impl<P: Clone> JitterBuffer<P> {
         }
     }
 
+    /// The current settings.
+    pub fn config(&self) -> JitterConfig {
+        self.cfg
+    }
+
+    /// Change the clock (a re-INVITE switched the codec): what is buffered
+    /// is dropped, the next packet starts a new source on the same
+    /// timeline (rule 3), and the delay estimate and counters are kept.
+    pub fn set_config(&mut self, cfg: JitterConfig) {
+        if cfg == self.cfg {
+            return;
+        }
+        let (old, new) = (i64::from(self.cfg.clock_rate.max(1)), i64::from(cfg.clock_rate.max(1)));
+        self.floor = self.next_ts.or(self.floor).map(|t| t * new / old);
+        self.next_ts = None;
+        self.packets.clear();
+        self.source = None;
+        self.starved = 0;
+        self.cfg = cfg;
+    }
+
     /// Packets waiting.
     pub fn len(&self) -> usize {
         self.packets.len()
@@ -148,49 +364,163 @@ impl<P: Clone> JitterBuffer<P> {
         now.saturating_duration_since(epoch).as_micros() as i64
     }
 
-    fn ts_us(&self, ext: i64) -> i64 {
-        ext * 1_000_000 / i64::from(self.cfg.clock_rate.max(1))
+    fn ts_us(&self, ticks: i64) -> i64 {
+        ticks * 1_000_000 / i64::from(self.cfg.clock_rate.max(1))
     }
 
-    fn unwrap_ts(&mut self, ts: u32) -> i64 {
-        let ext = match self.last_ext {
-            None => i64::from(ts),
-            Some(last) => last + i64::from(ts.wrapping_sub(last as u32) as i32),
-        };
-        self.last_ext = Some(self.last_ext.map_or(ext, |l| l.max(ext)));
-        ext
+    fn us_ts(&self, us: i64) -> i64 {
+        us * i64::from(self.cfg.clock_rate) / 1_000_000
     }
 
-    fn reset(&mut self) {
-        self.packets.clear();
-        self.next_ts = None;
-        self.transits.clear();
-        self.last_transit = None;
-    }
-
-    /// A packet with RTP timestamp `ts` arrived at `now`.
-    pub fn push(&mut self, now: Instant, ts: u32, payload: P) -> Arrival {
-        let now_us = self.micros(now);
-        let mut ext = self.unwrap_ts(ts);
-        // A timestamp jump of more than ten seconds is a new source or a
-        // re-anchored stream: start over rather than wait for it.
-        if let Some(next) = self.next_ts
-            && (ext - next).abs() > i64::from(self.cfg.clock_rate) * 10
+    /// A packet that carries nothing to play (comfort noise, RFC 3389): its
+    /// sequence number is accounted for, so the gap it leaves is not loss.
+    pub fn skip(&mut self, meta: RtpMeta) {
+        if let Some(src) = &mut self.source
+            && src.ssrc == meta.ssrc
+            && let Some(ext) = src.extend_seq(meta.seq)
         {
-            self.reset();
-            self.last_ext = None;
-            ext = self.unwrap_ts(ts);
+            src.highest_seq = src.highest_seq.max(ext);
         }
-        let half = i64::from(self.cfg.frame_ticks / 2);
-        if self.next_ts.is_some_and(|next| ext < next - half) {
+    }
+
+    /// A packet arrived at `now`.
+    pub fn push(&mut self, now: Instant, meta: RtpMeta, payload: P) -> Arrival {
+        let now_us = self.micros(now);
+        let frame = i64::from(self.cfg.frame_ticks);
+        let half = frame / 2;
+        // Which source, and is this a new one (rules 3 and 4)?
+        let known = self.source.filter(|s| s.ssrc == meta.ssrc).and_then(|s| s.extend_seq(meta.seq).map(|e| (s, e)));
+        let (mut src, ext_seq, fresh) = match known {
+            Some((src, ext_seq)) => (src, ext_seq, false),
+            None => {
+                if let Some((ssrc, highest)) = self.retired
+                    && ssrc == meta.ssrc
+                    && (0..=MAX_MISORDER).contains(&i64::from(highest.wrapping_sub(meta.seq) as i16))
+                {
+                    // A straggler of the source that was replaced.
+                    self.stats.late += 1;
+                    return Arrival::Late;
+                }
+                if let Some(old) = self.source {
+                    self.retired = Some((old.ssrc, old.highest_seq as u16));
+                }
+                (Source::new(meta, frame), i64::from(meta.seq), true)
+            }
+        };
+        let ext_ts = src.extend_ts(meta.ts);
+        let in_order = ext_seq > src.highest_seq;
+        let floor = self.next_ts.or(self.floor);
+        let mut play = ext_ts + src.offset_for(ext_seq);
+        let is_late = |play: i64| floor.is_some_and(|f| play < f - half);
+
+        let placement = if fresh {
+            Placement::Now
+        } else if !in_order {
+            Placement::Timeline
+        } else {
+            let off = now_us - self.ts_us(play) - self.best_transit();
+            let resuming = self.drained || (meta.marker && self.packets.is_empty());
+            if resuming && !self.transits.is_empty() {
+                if off.abs() > self.target_us + frame_us(&self.cfg) / 2 { Placement::Now } else { Placement::Timeline }
+            } else if off.abs() > self.cfg.max_delay.as_micros() as i64 + frame_us(&self.cfg)
+                || (is_late(play) && self.late_run + 1 >= LATE_RUN)
+            {
+                Placement::FollowSequence
+            } else {
+                Placement::Timeline
+            }
+        };
+        let after_buffered = self.packets.last_key_value().map(|(&k, _)| k + frame);
+        let (last_seq, _, last_play) = src.last;
+        let follow = last_play + (ext_seq - last_seq) * src.packet_ticks;
+        // Following the sequence would still be late (the timestamps were
+        // consistent, the packets were not: a stalled network, or a
+        // sender that resumed before the buffer drained): restart there.
+        let placement = match placement {
+            Placement::FollowSequence if is_late(follow) => Placement::Now,
+            p => p,
+        };
+        let target = match placement {
+            Placement::Timeline => None,
+            Placement::Now => {
+                // Room for the packets the sequence says are still on their
+                // way (reordered around the resume), at most two.
+                let gap = if fresh { 0 } else { (ext_seq - src.highest_seq - 1).clamp(0, 2) };
+                let due = self.us_ts(now_us - self.best_transit()) + gap * src.packet_ticks;
+                Some([Some(due), floor, after_buffered].into_iter().flatten().max().unwrap_or(due))
+            }
+            Placement::FollowSequence => Some(follow),
+        };
+        let mut moved = false;
+        if let Some(target) = target
+            && target != play
+        {
+            if fresh {
+                src.offset = target - ext_ts;
+            } else {
+                // Reordered packets of the resumed stream that arrive after
+                // this one belong to the new timeline; older ones, to the old.
+                src.reanchor(src.highest_seq + 1, target - ext_ts);
+            }
+            moved = !fresh || !self.transits.is_empty();
+            play = target;
+        }
+        if moved {
+            self.stats.reanchored += 1;
+            if placement == Placement::Now && self.packets.is_empty() {
+                // Playout restarts at the anchored packet, once it is due;
+                // the old timeline's stragglers stay late.
+                self.floor = self.next_ts.or(self.floor);
+                self.next_ts = None;
+            }
+        }
+        let late = is_late(play);
+
+        if in_order {
+            // Tentative concealments while starved become loss only if
+            // sequence numbers prove packets were missing.
+            // Once drained, every silent tick stood for a frame; before,
+            // a wait only held the timeline back (a stretch) and the frame
+            // was given up, and counted, by a later tick.
+            let missing = if fresh { 0 } else { (ext_seq - src.highest_seq - 1).max(0) as u64 + u64::from(late) };
+            let concealed = if self.drained { self.pending_skips + self.pending_waits } else { self.pending_skips };
+            let lost = concealed.min(missing);
+            self.stats.lost += lost;
+            let gap = (ext_seq - src.highest_seq - 1).max(0);
+            if lost > 0 {
+                self.credit = (src.highest_seq + 1, ext_seq, lost.min(gap as u64));
+            }
+            if !self.drained && !moved {
+                self.stats.stretched += self.pending_waits;
+            }
+            (self.pending_skips, self.pending_waits) = (0, 0);
+            self.drained = false;
+            self.late_run = if late { self.late_run + 1 } else { 0 };
+            let (last_seq, last_ts, _) = src.last;
+            if ext_seq == last_seq + 1 && (1..=4 * frame).contains(&(ext_ts - last_ts)) {
+                src.packet_ticks = ext_ts - last_ts;
+            }
+            src.highest_seq = ext_seq;
+            src.last = (ext_seq, ext_ts, play);
+        }
+        self.source = Some(src);
+
+        if late {
             self.stats.late += 1;
             return Arrival::Late;
         }
-        if self.packets.contains_key(&ext) {
+        if self.packets.contains_key(&play) {
             self.stats.duplicates += 1;
             return Arrival::Duplicate;
         }
-        let transit = now_us - self.ts_us(ext);
+        let (from, to, count) = self.credit;
+        if !in_order && count > 0 && (from..to).contains(&ext_seq) {
+            // Counted lost when a later packet showed the gap, but only
+            // reordered: it will be played after all.
+            self.stats.lost -= 1;
+            self.credit.2 -= 1;
+        }
+        let transit = now_us - self.ts_us(play);
         if let Some(prev) = self.last_transit {
             let d = (transit - prev).abs() as f64;
             self.jitter_us += (d - self.jitter_us) / 16.0;
@@ -201,7 +531,7 @@ impl<P: Clone> JitterBuffer<P> {
         }
         self.transits.push_back(transit);
         self.update_target();
-        self.packets.insert(ext, payload);
+        self.packets.insert(play, payload);
         self.stats.received += 1;
         // Bound memory against a sender flooding us.
         let max_packets = (self.cfg.max_delay.as_micros() as i64 / frame_us(&self.cfg).max(1)) as usize * 4 + 8;
@@ -225,6 +555,14 @@ impl<P: Clone> JitterBuffer<P> {
         self.target_us = (spread + frame / 2).min(self.cfg.max_delay.as_micros() as i64);
     }
 
+    /// The sender paused (rule 1): drop the timeline.
+    fn drain(&mut self) {
+        self.floor = self.next_ts.or(self.floor);
+        self.next_ts = None;
+        self.drained = true;
+        self.starved = 0;
+    }
+
     /// A playout tick at `now`: what to play for the next frame.
     pub fn pop(&mut self, now: Instant) -> Playout<P> {
         let now_us = self.micros(now);
@@ -234,11 +572,17 @@ impl<P: Clone> JitterBuffer<P> {
             Some(n) => n,
             None => match self.packets.keys().next() {
                 Some(&first) => first,
-                None => return Playout::Idle,
+                None => {
+                    // Silence after a drain: a frame that may prove lost.
+                    if self.drained {
+                        self.pending_skips += 1;
+                    }
+                    return Playout::Idle;
+                }
             },
         };
         let mut next = next;
-        // After a long gap (DTX, a stalled sender), jump to what we have.
+        // After a long gap (a stall the drain did not catch), jump to what we have.
         if !self.packets.contains_key(&next)
             && let Some(&first) = self.packets.keys().next()
             && self.ts_us(first - next) > self.cfg.max_delay.as_micros() as i64
@@ -254,15 +598,30 @@ impl<P: Clone> JitterBuffer<P> {
             next = k;
         }
         let latency = now_us - self.ts_us(next) - self.best_transit();
+        let present = self.packets.contains_key(&next);
+        let starving = !present && self.packets.is_empty();
+        if starving {
+            self.starved += 1;
+            if self.starved > DRAIN_TICKS {
+                self.drain();
+                self.pending_skips += 1;
+                return Playout::Idle;
+            }
+        } else {
+            self.starved = 0;
+        }
         // A missing frame is only lost once the target delay has passed:
         // until then it is probably just late, and waiting costs one frame.
-        let present = self.packets.contains_key(&next);
         if latency < self.target_us - frame_time / 2 || (!present && latency < self.target_us) {
             if self.next_ts.is_none() {
                 return Playout::Idle;
             }
             self.next_ts = Some(next);
-            self.stats.stretched += 1;
+            if starving {
+                self.pending_waits += 1;
+            } else {
+                self.stats.stretched += 1;
+            }
             return Playout::Conceal { fec: None };
         }
         self.next_ts = Some(next);
@@ -284,6 +643,10 @@ impl<P: Clone> JitterBuffer<P> {
                 self.stats.played += 1;
                 Playout::Frame(p)
             }
+            None if starving => {
+                self.pending_skips += 1;
+                Playout::Conceal { fec: None }
+            }
             None => {
                 self.stats.lost += 1;
                 Playout::Conceal { fec: self.packets.get(&(next + frame)).cloned() }
@@ -304,13 +667,17 @@ mod tests {
         Duration::from_millis(n)
     }
 
+    fn meta(seq: u32, ts: u32) -> RtpMeta {
+        RtpMeta { seq: seq as u16, ts, marker: false, ssrc: 7 }
+    }
+
     /// Clean network: packets every 20 ms, ticks every 20 ms offset by `phase`.
     fn clean_run(phase: u64) -> (Vec<Playout<u32>>, JitterStats) {
         let t0 = Instant::now();
         let mut jb = JitterBuffer::new(JitterConfig::opus_20ms());
         let mut out = Vec::new();
         for k in 0..100u32 {
-            jb.push(t0 + ms(u64::from(k) * 20), k * 960, k);
+            jb.push(t0 + ms(u64::from(k) * 20), meta(k, k * 960), k);
             out.push(jb.pop(t0 + ms(u64::from(k) * 20 + phase)));
         }
         (out, jb.stats())
@@ -332,12 +699,12 @@ mod tests {
     fn reordering_and_duplicates() {
         let t0 = Instant::now();
         let mut jb = JitterBuffer::new(JitterConfig::opus_20ms());
-        assert_eq!(jb.push(t0, 960, 1u32), Arrival::Accepted);
-        assert_eq!(jb.push(t0, 0, 0), Arrival::Accepted);
-        assert_eq!(jb.push(t0, 960, 1), Arrival::Duplicate);
+        assert_eq!(jb.push(t0, meta(1, 960), 1u32), Arrival::Accepted);
+        assert_eq!(jb.push(t0, meta(0, 0), 0), Arrival::Accepted);
+        assert_eq!(jb.push(t0, meta(1, 960), 1), Arrival::Duplicate);
         assert_eq!(jb.pop(t0 + ms(10)), Playout::Frame(0));
         assert_eq!(jb.pop(t0 + ms(30)), Playout::Frame(1));
-        assert_eq!(jb.push(t0 + ms(31), 0, 0), Arrival::Late);
+        assert_eq!(jb.push(t0 + ms(31), meta(0, 0), 0), Arrival::Late);
         let s = jb.stats();
         assert_eq!((s.duplicates, s.late, s.played), (1, 1, 2));
     }
@@ -347,7 +714,7 @@ mod tests {
         let t0 = Instant::now();
         let mut jb = JitterBuffer::new(JitterConfig::opus_20ms());
         for k in [0u32, 2, 3] {
-            jb.push(t0 + ms(u64::from(k) * 20), k * 960, k);
+            jb.push(t0 + ms(u64::from(k) * 20), meta(k, k * 960), k);
         }
         assert_eq!(jb.pop(t0 + ms(10)), Playout::Frame(0));
         assert_eq!(jb.pop(t0 + ms(30)), Playout::Conceal { fec: Some(2) });
@@ -367,7 +734,8 @@ mod tests {
         for tick in 0..520u64 {
             let now = tick * 20_000 + 3_000;
             while i < arrivals.len() && arrivals[i].0 <= now {
-                jb.push(t0 + Duration::from_micros(arrivals[i].0), arrivals[i].1 * 960, arrivals[i].1);
+                let k = arrivals[i].1;
+                jb.push(t0 + Duration::from_micros(arrivals[i].0), meta(k, k * 960), k);
                 i += 1;
             }
             jb.pop(t0 + Duration::from_micros(now));
@@ -388,7 +756,7 @@ mod tests {
             for tick in 0..1500u64 {
                 let now = tick * 20_000;
                 while u64::from(k) * sender_period_us <= now {
-                    jb.push(t0 + Duration::from_micros(u64::from(k) * sender_period_us), k * 960, k);
+                    jb.push(t0 + Duration::from_micros(u64::from(k) * sender_period_us), meta(k, k * 960), k);
                     k += 1;
                 }
                 played += usize::from(matches!(jb.pop(t0 + Duration::from_micros(now + 7_000)), Playout::Frame(_)));
@@ -412,7 +780,7 @@ mod tests {
         let mut jb = JitterBuffer::new(cfg);
         for k in 0..20u32 {
             let ts = if k == 0 { 0 } else { 151 + (k - 1) * 160 };
-            jb.push(t0 + ms(u64::from(k) * 20), ts, k);
+            jb.push(t0 + ms(u64::from(k) * 20), meta(k, ts), k);
             assert_eq!(jb.pop(t0 + ms(u64::from(k) * 20 + 5)), Playout::Frame(k), "frame {k}: {:?}", jb.stats());
         }
     }
@@ -423,11 +791,372 @@ mod tests {
         let mut jb = JitterBuffer::new(JitterConfig::opus_20ms());
         let start = u32::MAX - 960 * 2 + 1;
         for k in 0..6u32 {
-            jb.push(t0 + ms(u64::from(k) * 20), start.wrapping_add(k * 960), k);
+            jb.push(t0 + ms(u64::from(k) * 20), meta(k, start.wrapping_add(k * 960)), k);
             assert_eq!(jb.pop(t0 + ms(u64::from(k) * 20 + 5)), Playout::Frame(k), "across the wrap");
         }
-        // A new source far away in timestamp space restarts the buffer.
-        jb.push(t0 + ms(200), 1_000_000_000, 99);
+        // A source far away in timestamp space is followed.
+        jb.push(t0 + ms(200), meta(6, 1_000_000_000), 99);
         assert_eq!(jb.pop(t0 + ms(205)), Playout::Frame(99));
+    }
+
+    // ---- Pauses, resumes and discontinuities, on simulated time ----
+
+    /// A sender and our playout ticks on one simulated clock: packets
+    /// arrive when sent (a clean network unless told otherwise), the
+    /// receiver ticks every 20 ms at a 5 ms phase.
+    struct Call {
+        jb: JitterBuffer<u32>,
+        t0: Instant,
+        /// Microseconds since t0: when the sender sends its next packet.
+        now: u64,
+        next_tick: u64,
+        seq: u16,
+        ts: u32,
+        ssrc: u32,
+        /// Payloads are packet numbers, in sending order.
+        id: u32,
+        arrived: Vec<(u32, u64)>,
+        /// Every tick: when, and what it played.
+        ticks: Vec<(u64, Playout<u32>)>,
+    }
+
+    impl Call {
+        fn new() -> Self {
+            Self::starting_at(1000, 90_000)
+        }
+
+        fn starting_at(seq: u16, ts: u32) -> Self {
+            Self {
+                jb: JitterBuffer::new(JitterConfig::opus_20ms()),
+                t0: Instant::now(),
+                now: 0,
+                next_tick: 5_000,
+                seq,
+                ts,
+                ssrc: 0x1234,
+                id: 0,
+                arrived: Vec::new(),
+                ticks: Vec::new(),
+            }
+        }
+
+        /// Ticks the receiver up to (not including) `until`.
+        fn tick_until(&mut self, until: u64) {
+            while self.next_tick < until {
+                let p = self.jb.pop(self.t0 + Duration::from_micros(self.next_tick));
+                self.ticks.push((self.next_tick, p));
+                self.next_tick += 20_000;
+            }
+        }
+
+        /// Delivers one packet with the given header at `at`.
+        fn deliver(&mut self, at: u64, meta: RtpMeta, id: u32) -> Arrival {
+            self.tick_until(at);
+            self.arrived.push((id, at));
+            self.jb.push(self.t0 + Duration::from_micros(at), meta, id)
+        }
+
+        /// Sends one packet now (marker as given), then advances 20 ms.
+        fn send(&mut self, marker: bool) -> u32 {
+            let id = self.id;
+            let meta = RtpMeta { seq: self.seq, ts: self.ts, marker, ssrc: self.ssrc };
+            self.deliver(self.now, meta, id);
+            self.id += 1;
+            self.seq = self.seq.wrapping_add(1);
+            self.ts = self.ts.wrapping_add(960);
+            self.now += 20_000;
+            id
+        }
+
+        /// Talks for `frames` packets; returns the first packet's id.
+        fn talk(&mut self, frames: u32) -> u32 {
+            let first = self.id;
+            for _ in 0..frames {
+                self.send(false);
+            }
+            first
+        }
+
+        /// The sender falls silent: the next packet leaves `gap_us` after
+        /// the last one, its timestamp `ts_us` after the last one's.
+        fn pause(&mut self, gap_us: u64, ts_us: u64) {
+            self.now += gap_us - 20_000;
+            self.ts = self.ts.wrapping_add((ts_us * 48 / 1000) as u32).wrapping_sub(960);
+        }
+
+        fn finish(&mut self) {
+            self.tick_until(self.now + 200_000);
+        }
+
+        fn played(&self) -> Vec<(u64, u32)> {
+            self.ticks
+                .iter()
+                .filter_map(|(t, p)| if let Playout::Frame(id) = p { Some((*t, *id)) } else { None })
+                .collect()
+        }
+
+        /// Asserts that packets `first..last` (exclusive) were all played, in
+        /// order on consecutive ticks, the first within 100 ms of arriving.
+        fn assert_plays_from(&self, first: u32, last: u32, what: &str) {
+            let played = self.played();
+            let start = played.iter().position(|&(_, id)| id == first);
+            let Some(start) = start else {
+                panic!("{what}: packet {first} was never played; {:?}", self.jb.stats());
+            };
+            let arrived = self.arrived.iter().find(|a| a.0 == first).map(|a| a.1).unwrap_or_default();
+            let (at, _) = played[start];
+            assert!(
+                at - arrived <= 100_000,
+                "{what}: the resumed audio must play within 100 ms of arriving, took {} ms; {:?}",
+                (at - arrived) / 1000,
+                self.jb.stats()
+            );
+            let after: Vec<(u64, u32)> = played[start..].iter().copied().filter(|&(_, id)| id < last).collect();
+            let ids: Vec<u32> = after.iter().map(|p| p.1).collect();
+            assert_eq!(ids, (first..last).collect::<Vec<_>>(), "{what}: every frame after the resume plays");
+            assert!(
+                after.windows(2).all(|w| w[1].0 - w[0].0 == 20_000),
+                "{what}: on consecutive ticks, no gap: {after:?}"
+            );
+        }
+    }
+
+    const SECOND: u64 = 1_000_000;
+
+    #[test]
+    fn a_pause_then_resume_plays_at_once_whatever_the_timestamp_did() {
+        for pause_s in [1u64, 2, 6, 9] {
+            let gap = pause_s * SECOND;
+            let cases = [
+                ("behind by 50 ms", gap - 50_000),
+                ("behind by half the pause", gap / 2),
+                ("behind by the whole pause (timestamps carry straight on)", 20_000),
+                ("ahead by 50 ms", gap + 50_000),
+                ("ahead by half the pause", gap + gap / 2),
+                ("equal to the wall-clock gap", gap),
+            ];
+            for (what, ts_us) in cases {
+                let what = format!("{pause_s} s pause, timestamp {what}");
+                let mut call = Call::new();
+                call.talk(100);
+                call.pause(gap, ts_us);
+                let first = call.talk(100);
+                call.finish();
+                call.assert_plays_from(0, first, &format!("{what} (before)"));
+                call.assert_plays_from(first, first + 100, &what);
+                let s = call.jb.stats();
+                assert_eq!(s.lost, 0, "{what}: a sender pause is not loss: {s:?}");
+                assert_eq!(s.late, 0, "{what}: nothing after the resume may be dropped as late: {s:?}");
+                assert!(s.target_delay <= ms(20), "{what}: the jump must not reach the delay estimate: {s:?}");
+                let expect_reanchor = ts_us.abs_diff(gap) > 30_000;
+                assert_eq!(s.reanchored, u64::from(expect_reanchor), "{what}: {s:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn chrome_resuming_after_hold_with_its_timestamp_behind_is_heard() {
+        // Issue #24: a 6.05 s gap, the timestamp +5.56 s, the sequence +1.
+        let mut call = Call::new();
+        call.talk(250);
+        call.pause(6_050_000, 5_560_000);
+        let first = call.talk(500);
+        call.finish();
+        call.assert_plays_from(first, first + 500, "Chrome after hold");
+        let s = call.jb.stats();
+        assert_eq!((s.lost, s.late, s.reanchored), (0, 0, 1), "{s:?}");
+        assert_eq!(s.played, 750, "{s:?}");
+        let silent = call.ticks.iter().filter(|(_, p)| *p == Playout::Idle).count();
+        assert!(silent > 250, "the pause is silence, not 300 concealed frames: {silent} idle ticks");
+    }
+
+    #[test]
+    fn sequence_numbers_wrap_across_a_pause() {
+        let mut call = Call::starting_at(65_500, 1_000);
+        call.talk(30);
+        call.pause(2 * SECOND, 1_500_000);
+        let first = call.talk(30);
+        call.finish();
+        assert_eq!(call.seq, 65_500u16.wrapping_add(60), "the sequence number wrapped");
+        call.assert_plays_from(0, first, "before the wrap and the pause");
+        call.assert_plays_from(first, 60, "across the wrap and the pause");
+        assert_eq!(call.jb.stats().lost, 0);
+        assert!(first > 0);
+    }
+
+    #[test]
+    fn timestamps_wrap_across_a_pause() {
+        let mut call = Call::starting_at(10, u32::MAX - 960 * 20);
+        call.talk(10);
+        call.pause(SECOND, 900_000);
+        let first = call.talk(40);
+        call.finish();
+        call.assert_plays_from(0, first, "before the pause");
+        call.assert_plays_from(first, first + 40, "across the timestamp wrap");
+        let s = call.jb.stats();
+        assert_eq!((s.lost, s.reanchored), (0, 1), "{s:?}");
+    }
+
+    #[test]
+    fn a_new_ssrc_mid_call_is_followed_and_its_counters_carry_on() {
+        let mut call = Call::new();
+        call.talk(100);
+        // Another media server takes over 20 ms later: new SSRC, sequence
+        // number and timestamp base, no pause.
+        let old = (call.ssrc, call.seq);
+        (call.ssrc, call.seq, call.ts) = (0xbeef, 40_000, 3_000_000_000);
+        let first = call.talk(100);
+        // A straggler of the old server.
+        let straggler = RtpMeta { seq: old.1.wrapping_sub(2), ts: 0, marker: false, ssrc: old.0 };
+        assert_eq!(call.deliver(call.now, straggler, 999), Arrival::Late);
+        call.finish();
+        call.assert_plays_from(0, 200, "through the switch");
+        let s = call.jb.stats();
+        assert_eq!((s.received, s.played, s.lost, s.reanchored, s.late), (200, 200, 0, 1, 1), "{s:?}");
+        assert!(first == 100);
+    }
+
+    #[test]
+    fn a_sequence_discontinuity_is_a_new_source() {
+        let mut call = Call::new();
+        call.talk(50);
+        call.seq = call.seq.wrapping_add(20_000);
+        call.ts = call.ts.wrapping_add(123_456_789);
+        call.talk(50);
+        call.finish();
+        call.assert_plays_from(0, 100, "through the restart");
+        let s = call.jb.stats();
+        assert_eq!((s.lost, s.reanchored), (0, 1), "{s:?}");
+    }
+
+    #[test]
+    fn opus_dtx_is_neither_loss_nor_a_reanchor() {
+        let mut call = Call::new();
+        call.talk(50);
+        // 5 s of DTX: one tiny packet every 400 ms, sequence +1, the
+        // timestamp following the wall clock.
+        for _ in 0..12 {
+            call.pause(400_000, 400_000);
+            call.send(false);
+        }
+        call.pause(400_000, 400_000);
+        let first = call.id;
+        call.send(true);
+        call.talk(49);
+        call.finish();
+        call.assert_plays_from(first, first + 50, "speech after DTX");
+        let s = call.jb.stats();
+        assert_eq!((s.lost, s.reanchored, s.late), (0, 0, 0), "{s:?}");
+        assert_eq!(s.played, 50 + 12 + 50, "every DTX packet is played too: {s:?}");
+    }
+
+    #[test]
+    fn a_marker_bit_after_a_short_silence_starts_a_new_talk_spurt() {
+        // 40 ms of silence (too short to drain) and the timestamp carries
+        // straight on: without the marker, the spurt would start late.
+        let mut call = Call::new();
+        call.talk(50);
+        call.pause(60_000, 20_000);
+        let first = call.id;
+        call.send(true);
+        call.talk(49);
+        call.finish();
+        call.assert_plays_from(first, first + 50, "the talk spurt");
+        let s = call.jb.stats();
+        assert_eq!((s.late, s.reanchored), (0, 1), "{s:?}");
+    }
+
+    #[test]
+    fn reordering_across_the_discontinuity() {
+        let mut call = Call::new();
+        call.talk(50);
+        // Packet 49's copy and packet 50 and 51 of the resumed stream arrive
+        // out of order: 51 first, then a straggler from before the pause, then 50.
+        let gap = 3 * SECOND;
+        let at = call.now - 20_000 + gap;
+        let (seq, ts) = (call.seq, call.ts.wrapping_add(960 * 10));
+        assert_eq!(
+            call.deliver(at, RtpMeta { seq: seq.wrapping_add(1), ts: ts + 960, marker: false, ssrc: 0x1234 }, 51),
+            Arrival::Accepted
+        );
+        let stale = RtpMeta { seq: seq.wrapping_sub(2), ts: call.ts - 2 * 960, marker: false, ssrc: 0x1234 };
+        assert_eq!(call.deliver(at + 1_000, stale, 48), Arrival::Late, "a straggler from before the pause stays late");
+        assert_eq!(call.deliver(at + 2_000, RtpMeta { seq, ts, marker: false, ssrc: 0x1234 }, 50), Arrival::Accepted);
+        (call.id, call.seq, call.ts, call.now) = (52, seq.wrapping_add(2), ts + 2 * 960, at + 20_000);
+        call.talk(30);
+        call.finish();
+        call.assert_plays_from(50, 82, "the resumed stream, reordered");
+        assert_eq!(call.jb.stats().lost, 0);
+    }
+
+    #[test]
+    fn a_pause_is_not_loss_but_burst_loss_is() {
+        let mut call = Call::new();
+        call.talk(50);
+        call.pause(2 * SECOND, 2 * SECOND);
+        call.talk(50);
+        assert_eq!(call.jb.stats().lost, 0, "a clean pause is not loss");
+        // Five packets lost on the wire: the sequence numbers say so.
+        call.seq = call.seq.wrapping_add(5);
+        call.ts = call.ts.wrapping_add(5 * 960);
+        call.now += 5 * 20_000;
+        call.id += 5;
+        call.talk(50);
+        call.finish();
+        let s = call.jb.stats();
+        assert_eq!(s.lost, 5, "burst loss is loss: {s:?}");
+        assert_eq!(s.reanchored, 0, "burst loss keeps the timeline: {s:?}");
+    }
+
+    #[test]
+    fn a_timestamp_jump_without_a_pause_is_followed() {
+        for (what, jump) in [("forward 5 s", 5 * 48_000i64), ("back 3 s", -3 * 48_000), ("back 100 ms", -4_800)] {
+            let mut call = Call::new();
+            call.talk(50);
+            call.ts = call.ts.wrapping_add(jump as u32);
+            call.talk(50);
+            call.finish();
+            let s = call.jb.stats();
+            let played: Vec<u32> = call.played().iter().map(|p| p.1).collect();
+            let missed = 100 - played.len();
+            assert!(missed <= 1, "{what}: at most the packet that showed the jump is lost: {missed} {s:?}");
+            call.assert_plays_from(52, 100, what);
+            assert_eq!(s.reanchored, 1, "{what}: {s:?}");
+            assert!(s.target_delay <= ms(20), "{what}: {s:?}");
+        }
+    }
+
+    #[test]
+    fn a_codec_change_keeps_the_counters() {
+        let mut call = Call::new();
+        call.talk(50);
+        call.tick_until(call.now);
+        let before = call.jb.stats();
+        call.jb.set_config(JitterConfig { clock_rate: 8_000, frame_ticks: 160, ..JitterConfig::opus_20ms() });
+        for k in 0..50u32 {
+            let meta = RtpMeta { seq: call.seq.wrapping_add(k as u16), ts: k * 160, marker: k == 0, ssrc: call.ssrc };
+            call.deliver(call.now + u64::from(k) * 20_000, meta, 50 + k);
+        }
+        call.now += 50 * 20_000;
+        call.finish();
+        call.assert_plays_from(50, 100, "after the codec change");
+        let s = call.jb.stats();
+        assert_eq!((s.played, s.received, s.lost), (100, 100, 0), "{s:?} (before: {before:?})");
+    }
+
+    #[test]
+    fn comfort_noise_sequence_numbers_are_not_loss() {
+        let mut call = Call::new();
+        call.talk(50);
+        // One comfort noise packet the receiver does not play, then 2 s of nothing.
+        call.jb.skip(RtpMeta { seq: call.seq, ts: call.ts, marker: false, ssrc: call.ssrc });
+        call.seq = call.seq.wrapping_add(1);
+        call.pause(2 * SECOND, 2 * SECOND);
+        let first = call.id;
+        call.send(true);
+        call.talk(20);
+        call.finish();
+        call.assert_plays_from(first, first + 21, "after comfort noise");
+        assert_eq!(call.jb.stats().lost, 0);
     }
 }

@@ -18,7 +18,8 @@
 //! for k in 0..10u32 {
 //!     let now = t0 + Duration::from_millis(u64::from(k) * 20);
 //!     let n = enc.encode(&tone.next_frame(960), &mut pkt)?;
-//!     jb.push(now, k * 960, pkt[..n].to_vec());
+//!     let rtp = RtpMeta { seq: k as u16, ts: k * 960, marker: k == 0, ssrc: 1 };
+//!     jb.push(now, rtp, pkt[..n].to_vec());
 //!     let got = match jb.pop(now + Duration::from_millis(5)) {
 //!         Playout::Frame(p) => dec.decode(&p, &mut pcm)?,
 //!         Playout::Conceal { fec: Some(next) } => dec.recover(&next, &mut pcm)?,
@@ -39,7 +40,10 @@
 //! * **Our own jitter buffer.** Its target delay comes from measured
 //!   transit spread (98th percentile), so a clean LAN call sits near one
 //!   frame while a jittery one grows just enough; drift is absorbed by
-//!   stretching or dropping single frames.
+//!   stretching or dropping single frames. Packets sit on a playout
+//!   timeline of their own, so a sender that pauses and resumes with
+//!   another timestamp (hold, SBC re-anchoring, a new SSRC) is re-anchored
+//!   instead of dropped as late; the rules are in [`jitter`].
 //! * **One tone language for tests.** Each party sends its own sine and the
 //!   far end runs a Goertzel detector per 20 ms window ([`tone`]): "detected
 //!   in 98% of windows" is a check every crate can share.

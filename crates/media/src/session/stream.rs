@@ -21,7 +21,7 @@ use crate::Error;
 use crate::dtmf::{DtmfReceiver, DtmfSender, EventPacket};
 use crate::g711::G711;
 use crate::impair::Impairment;
-use crate::jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
+use crate::jitter::{JitterBuffer, JitterConfig, JitterStats, Playout, RtpMeta};
 use crate::mos::{LinkQuality, mos};
 use crate::opus_codec::{FrameDuration, MAX_OPUS_PACKET, OPUS_RATE, OpusConfig, OpusDecoder, OpusEncoder};
 use crate::resample::Resampler;
@@ -313,13 +313,15 @@ fn audio_level(frame: &[i16], voice: bool) -> u8 {
 }
 
 /// The jitter buffer, behind an optional impairment shim that drops and
-/// delays packets as they arrive (tests and benchmarks of a bad network).
+/// delays packets as they arrive (tests and benchmarks of a bad network),
+/// and the DTMF receiver. One per session: it outlives SSRC changes, codec
+/// changes and rebuilt transports, and so do its counters.
 pub(crate) struct Inbound {
     jb: JitterBuffer<Bytes>,
     shim: Option<(Impairment, Instant)>,
-    delayed: Vec<(Instant, u32, Bytes)>,
+    delayed: Vec<(Instant, RtpMeta, Bytes)>,
     codec: RecvCodec,
-    ssrc: Option<u32>,
+    dtmf: DtmfReceiver,
 }
 
 /// What the far end sends us (its choice may differ from ours).
@@ -329,12 +331,20 @@ enum RecvCodec {
     G711(G711),
 }
 
+/// RFC 3389 comfort noise (static payload type 13).
+const COMFORT_NOISE_PT: u8 = 13;
+
 impl RecvCodec {
-    fn of(payload_type: u8) -> Self {
+    /// The codec of an audio payload type; `None` for comfort noise and
+    /// for static types we never negotiate (there is nothing to decode).
+    /// Opus is the only dynamic audio format we negotiate, and
+    /// telephone-event is taken out before this.
+    fn of(payload_type: u8) -> Option<Self> {
         match payload_type {
-            0 => RecvCodec::G711(G711::Pcmu),
-            8 => RecvCodec::G711(G711::Pcma),
-            _ => RecvCodec::Opus,
+            0 => Some(RecvCodec::G711(G711::Pcmu)),
+            8 => Some(RecvCodec::G711(G711::Pcma)),
+            96..=127 => Some(RecvCodec::Opus),
+            _ => None,
         }
     }
 
@@ -347,31 +357,49 @@ impl RecvCodec {
 }
 
 impl Inbound {
-    fn arrive(&mut self, now: Instant, ssrc: u32, payload_type: u8, ts: u32, payload: Bytes) {
-        let codec = RecvCodec::of(payload_type);
-        if codec != self.codec || self.ssrc != Some(ssrc) {
-            // A re-INVITE changed the codec, or another media server (a new
-            // SSRC) took over: the old timeline means nothing now.
+    fn new(impairment: Option<Impairment>) -> Self {
+        Self {
+            jb: JitterBuffer::new(JitterConfig::opus_20ms()),
+            shim: impairment.map(|i| (i, Instant::now())),
+            delayed: Vec::new(),
+            codec: RecvCodec::Opus,
+            dtmf: DtmfReceiver::default(),
+        }
+    }
+
+    fn arrive(&mut self, now: Instant, payload_type: u8, rtp: RtpMeta, payload: Bytes) {
+        let Some(codec) = RecvCodec::of(payload_type) else {
+            if payload_type == COMFORT_NOISE_PT {
+                // The sender went quiet on purpose: the buffer drains and
+                // re-anchors when speech resumes; the codec stays. Its
+                // sequence number is not a gap.
+                self.jb.skip(rtp);
+            }
+            return;
+        };
+        if codec != self.codec {
+            // A re-INVITE changed the codec: a new clock on the same
+            // timeline; the buffer keeps its delay estimate and counters.
+            // (Another SSRC is the buffer's business: see jitter.rs.)
             self.codec = codec;
-            self.ssrc = Some(ssrc);
-            self.jb = JitterBuffer::new(codec.jitter_config());
+            self.jb.set_config(codec.jitter_config());
             self.delayed.clear();
         }
         let Some((shim, epoch)) = &mut self.shim else {
-            self.jb.push(now, ts, payload);
+            self.jb.push(now, rtp, payload);
             return;
         };
         let sent = now.saturating_duration_since(*epoch).as_micros() as u64;
         if let Some(at) = shim.deliver_at(sent) {
-            self.delayed.push((*epoch + Duration::from_micros(at), ts, payload));
+            self.delayed.push((*epoch + Duration::from_micros(at), rtp, payload));
         }
     }
 
     fn pop(&mut self, now: Instant) -> Playout<Bytes> {
         self.delayed.sort_by_key(|d| d.0);
         let due = self.delayed.iter().take_while(|d| d.0 <= now).count();
-        for (at, ts, payload) in self.delayed.drain(..due) {
-            self.jb.push(at, ts, payload);
+        for (at, rtp, payload) in self.delayed.drain(..due) {
+            self.jb.push(at, rtp, payload);
         }
         self.jb.pop(now)
     }
@@ -398,14 +426,7 @@ impl ReceiveContext {
         impairment: Option<Impairment>,
         current: Arc<AtomicU64>,
     ) -> Self {
-        let inbound = Inbound {
-            jb: JitterBuffer::new(JitterConfig::opus_20ms()),
-            shim: impairment.map(|i| (i, Instant::now())),
-            delayed: Vec::new(),
-            codec: RecvCodec::Opus,
-            ssrc: None,
-        };
-        Self { output, events, pts, buffer: Arc::new(Mutex::new(inbound)), current }
+        Self { output, events, pts, buffer: Arc::new(Mutex::new(Inbound::new(impairment))), current }
     }
 
     pub(crate) fn jitter_stats(&self) -> JitterStats {
@@ -417,20 +438,24 @@ impl ReceiveContext {
     pub(crate) fn spawn(&self, track: Arc<dyn TrackRemote>, generation: u64) {
         let ctx = self.clone();
         tokio::spawn(async move {
-            let mut dtmf = DtmfReceiver::default();
             while let Some(event) = track.poll().await {
                 if ctx.current.load(Ordering::Acquire) != generation {
                     return;
                 }
                 match event {
                     TrackRemoteEvent::OnRtpPacket(p) => {
-                        if ctx.pts.event_rate(p.header.payload_type).is_some() {
-                            if let Some(d) = dtmf.receive(p.header.timestamp, &p.payload) {
+                        let h = &p.header;
+                        let rtp = RtpMeta { seq: h.sequence_number, ts: h.timestamp, marker: h.marker, ssrc: h.ssrc };
+                        let Ok(mut inbound) = ctx.buffer.lock() else { return };
+                        if ctx.pts.event_rate(h.payload_type).is_some() {
+                            let digits = inbound.dtmf.receive(Instant::now(), rtp, &p.payload);
+                            // Telephone-event packets replace audio (RFC 4733 2.5.1.1): not a gap.
+                            inbound.jb.skip(rtp);
+                            for d in digits {
                                 let _ = ctx.events.try_send(MediaEvent::Dtmf(d));
                             }
-                        } else if let Ok(mut inbound) = ctx.buffer.lock() {
-                            let h = &p.header;
-                            inbound.arrive(Instant::now(), h.ssrc, h.payload_type, h.timestamp, p.payload);
+                        } else {
+                            inbound.arrive(Instant::now(), h.payload_type, rtp, p.payload);
                         }
                     }
                     TrackRemoteEvent::OnEnded => break,
@@ -451,10 +476,14 @@ impl ReceiveContext {
         let mut first = true;
         loop {
             ticker.tick().await;
-            let (playout, codec) = match self.buffer.lock() {
-                Ok(mut inbound) => (inbound.pop(Instant::now()), inbound.codec),
+            let now = Instant::now();
+            let (playout, codec, dtmf_end) = match self.buffer.lock() {
+                Ok(mut inbound) => (inbound.pop(now), inbound.codec, inbound.dtmf.poll(now)),
                 Err(_) => return,
             };
+            if let Some(end) = dtmf_end {
+                let _ = self.events.try_send(MediaEvent::Dtmf(end));
+            }
             let n = match (codec, playout) {
                 (_, Playout::Idle) => continue,
                 (RecvCodec::G711(law), Playout::Frame(p)) => {
@@ -579,24 +608,36 @@ impl Measure for Statistics {
         let d_lost = (lost - self.last_lost).max(0) as u64;
         (self.last_received, self.last_lost) = (received, lost);
         let network_loss = if d_recv + d_lost == 0 { 0.0 } else { d_lost as f64 / (d_recv + d_lost) as f64 };
-        // What the listener hears: packets lost on the wire or too late to play.
+        // What the listener hears: frames whose packet was missing when due.
         let buffer = self.receive.jitter_stats();
-        let missing = (buffer.lost + buffer.late).saturating_sub(self.last_buffer.lost + self.last_buffer.late);
-        let due = missing + buffer.played.saturating_sub(self.last_buffer.played);
+        let playout_loss = playout_loss(&self.last_buffer, &buffer);
+        // Our own estimate runs on the playout timeline, so a sender that
+        // resumes with another timestamp (hold) is not a jitter spike; the
+        // RTCP one is the fallback while nothing arrives.
+        let own_jitter = (buffer.received > self.last_buffer.received).then_some(buffer.jitter);
         self.last_buffer = buffer;
-        // Before the first packet, or while the far end sends nothing (it
-        // holds us), an empty buffer is silence on purpose, not loss.
-        let playout_loss =
-            if due == 0 || d_recv == 0 || buffer.played == 0 { 0.0 } else { missing as f64 / due as f64 };
         let loss = network_loss.max(playout_loss);
         let rtt = Duration::from_secs_f64(rtt.clamp(0.0, 60.0));
         // rtc 0.21 documents this field in seconds but fills it with the RTCP
         // report's value, which is in RTP timestamp units (48 kHz for Opus).
-        let jitter = Duration::from_secs_f64((jitter / f64::from(OPUS_RATE)).clamp(0.0, 60.0));
+        let jitter =
+            own_jitter.unwrap_or_else(|| Duration::from_secs_f64((jitter / f64::from(OPUS_RATE)).clamp(0.0, 60.0)));
         let local_delay = buffer.target_delay + Duration::from_millis(27);
         let q = LinkQuality { rtt, jitter, loss, local_delay };
         QualityReport { mos: mos(&q), rtt, jitter, loss, buffer }
     }
+}
+
+/// The share of the frames due between two readings of the buffer's
+/// counters that the listener did not hear: lost / (lost + played). A frame
+/// whose packet came late is lost once (it is also `late`, which is not
+/// added again). An interval in which nothing was due (before the first
+/// packet, or while the far end pauses or holds us) has no loss: the
+/// buffer does not count a pause as lost.
+fn playout_loss(before: &JitterStats, now: &JitterStats) -> f64 {
+    let lost = now.lost.saturating_sub(before.lost);
+    let played = now.played.saturating_sub(before.played);
+    if lost + played == 0 { 0.0 } else { lost as f64 / (lost + played) as f64 }
 }
 
 #[cfg(test)]
@@ -653,6 +694,97 @@ mod tests {
         drop(rx);
         run_for(2).await;
         assert!(task.is_finished(), "the loop ends with its receiver");
+    }
+
+    /// An `Inbound` fed on simulated time: one packet of `pt` every 20 ms
+    /// from `at`, ticked 5 ms after each arrival; returns the ticks' playouts.
+    struct Feed {
+        inbound: Inbound,
+        t0: Instant,
+        seq: u16,
+        ts: u32,
+    }
+
+    impl Feed {
+        fn new() -> Self {
+            Self { inbound: Inbound::new(None), t0: Instant::now(), seq: 100, ts: 5_000 }
+        }
+
+        fn at(&self, ms: u64) -> Instant {
+            self.t0 + Duration::from_millis(ms)
+        }
+
+        /// `n` packets of `pt` from `start_ms`, `ticks` timestamp ticks apart.
+        fn send(&mut self, start_ms: u64, n: u64, pt: u8, ticks: u32, ssrc: u32) -> Vec<Playout<Bytes>> {
+            let mut out = Vec::new();
+            for k in 0..n {
+                let rtp = RtpMeta { seq: self.seq, ts: self.ts, marker: false, ssrc };
+                self.inbound.arrive(self.at(start_ms + k * 20), pt, rtp, Bytes::from_static(&[0xff; 160]));
+                out.push(self.inbound.pop(self.at(start_ms + k * 20 + 5)));
+                self.seq = self.seq.wrapping_add(1);
+                self.ts = self.ts.wrapping_add(ticks);
+            }
+            out
+        }
+
+        fn idle(&mut self, from_ms: u64, to_ms: u64) -> Vec<Playout<Bytes>> {
+            (from_ms / 20..to_ms / 20).map(|k| self.inbound.pop(self.at(k * 20 + 5))).collect()
+        }
+    }
+
+    fn frames(out: &[Playout<Bytes>]) -> usize {
+        out.iter().filter(|p| matches!(p, Playout::Frame(_))).count()
+    }
+
+    #[test]
+    fn comfort_noise_does_not_switch_the_receive_codec_to_opus() {
+        let mut feed = Feed::new();
+        assert_eq!(frames(&feed.send(0, 50, 0, 160, 1)), 50);
+        assert_eq!(feed.inbound.codec, RecvCodec::G711(G711::Pcmu));
+        // RFC 3389 comfort noise, then silence for 2 s; the sender's
+        // timestamp goes on as if it had not paused.
+        feed.send(1_000, 1, COMFORT_NOISE_PT, 160, 1);
+        assert_eq!(feed.inbound.codec, RecvCodec::G711(G711::Pcmu), "comfort noise is not Opus");
+        let quiet = feed.idle(1_020, 3_000);
+        assert!(quiet.iter().filter(|p| **p == Playout::Idle).count() > 90, "the buffer drains to silence");
+        let resumed = feed.send(3_000, 50, 0, 160, 1);
+        assert_eq!(frames(&resumed), 50, "speech after comfort noise plays at once: {:?}", feed.inbound.jb.stats());
+        let s = feed.inbound.jb.stats();
+        assert_eq!((s.lost, s.late, s.received), (0, 0, 100), "comfort noise is neither loss nor audio: {s:?}");
+    }
+
+    #[test]
+    fn a_new_ssrc_or_codec_keeps_the_call_counters() {
+        let mut feed = Feed::new();
+        feed.send(0, 50, 111, 960, 1);
+        // Another media server, with PCMU.
+        (feed.seq, feed.ts) = (9, 77);
+        let after = feed.send(1_000, 50, 0, 160, 2);
+        assert!(frames(&after) >= 49, "{:?}", feed.inbound.jb.stats());
+        let s = feed.inbound.jb.stats();
+        assert_eq!((s.received, s.lost), (100, 0), "counters of the whole call: {s:?}");
+    }
+
+    #[test]
+    fn a_paused_sender_reports_no_loss_and_a_late_packet_counts_once() {
+        let mut feed = Feed::new();
+        let mut readings = vec![feed.inbound.jb.stats()];
+        feed.send(0, 50, 111, 960, 1);
+        readings.push(feed.inbound.jb.stats());
+        // Held: nothing for 3 s, then the far end resumes 2 s behind.
+        for second in 1..4 {
+            feed.idle(second * 1_000, (second + 1) * 1_000);
+            readings.push(feed.inbound.jb.stats());
+        }
+        feed.ts = feed.ts.wrapping_sub(2 * 48_000);
+        feed.send(4_000, 50, 111, 960, 1);
+        readings.push(feed.inbound.jb.stats());
+        let losses: Vec<f64> = readings.windows(2).map(|w| playout_loss(&w[0], &w[1])).collect();
+        assert!(losses.iter().all(|&l| l == 0.0), "no loss while held or after: {losses:?}");
+
+        let before = JitterStats { played: 100, lost: 2, late: 1, ..JitterStats::default() };
+        let after = JitterStats { played: 149, lost: 3, late: 2, ..before };
+        assert_eq!(playout_loss(&before, &after), 1.0 / 50.0, "the slot whose packet came late is one loss");
     }
 
     #[test]

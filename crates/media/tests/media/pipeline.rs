@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use warmline_media::impair::Impairment;
-use warmline_media::jitter::{JitterBuffer, JitterConfig, Playout};
+use warmline_media::jitter::{JitterBuffer, JitterConfig, Playout, RtpMeta};
 use warmline_media::opus_codec::{FrameDuration, MAX_OPUS_PACKET, OpusConfig, OpusDecoder, OpusEncoder};
 use warmline_media::tone::{ToneDetector, ToneGenerator};
 
@@ -23,7 +23,7 @@ fn run(seconds: u64, mut net: Impairment, playout_offset_us: u64) -> Outcome {
     let mut dec = OpusDecoder::new(FrameDuration::Ms20).expect("decoder");
     let mut jb = JitterBuffer::new(JitterConfig::opus_20ms());
     let mut tone = ToneGenerator::new(48_000, 1000.0, 0.3);
-    let mut in_flight: Vec<(u64, u32, Vec<u8>)> = Vec::new();
+    let mut in_flight: Vec<(u64, RtpMeta, Vec<u8>)> = Vec::new();
     let mut played = Vec::new();
     let (mut pkt, mut pcm) = ([0u8; MAX_OPUS_PACKET], [0i16; 5760]);
     let frames = seconds * 50;
@@ -31,14 +31,18 @@ fn run(seconds: u64, mut net: Impairment, playout_offset_us: u64) -> Outcome {
         let send_us = k * 20_000;
         let n = enc.encode(&tone.next_frame(960), &mut pkt).expect("encode");
         if let Some(arrive) = net.deliver_at(send_us) {
-            in_flight.push((arrive, k as u32 * 960, pkt[..n].to_vec()));
+            in_flight.push((
+                arrive,
+                RtpMeta { seq: k as u16, ts: k as u32 * 960, marker: false, ssrc: 1 },
+                pkt[..n].to_vec(),
+            ));
         }
         // The receiver's playout tick for this period.
         let tick = send_us + playout_offset_us;
         in_flight.sort_by_key(|p| p.0);
         let due = in_flight.iter().take_while(|p| p.0 <= tick).count();
-        for (arrive, ts, payload) in in_flight.drain(..due) {
-            jb.push(at(arrive), ts, payload);
+        for (arrive, rtp, payload) in in_flight.drain(..due) {
+            jb.push(at(arrive), rtp, payload);
         }
         let n = match jb.pop(at(tick)) {
             Playout::Frame(p) => dec.decode(&p, &mut pcm).expect("decode"),
