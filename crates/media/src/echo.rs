@@ -238,4 +238,38 @@ mod tests {
         let off = measured_erle(EchoConfig { echo_cancellation: false, noise_suppression: false });
         assert!(off < 3.0, "switched off, the echo passes: {off:.1} dB");
     }
+
+    /// Issue #24: a far end that holds us and resumes (with whatever RTP
+    /// timestamp; the jitter buffer re-anchors) needs no reset here. The
+    /// canceller sees what the speaker plays, tick by tick on the device's
+    /// clock: silence while the far end pauses, its voice again after, so
+    /// the echo path (device and room) it estimated still holds.
+    #[test]
+    #[cfg(not(windows))]
+    fn the_echo_is_cancelled_at_once_when_a_paused_far_end_resumes() {
+        let mut aec =
+            EchoCanceller::new(EchoConfig { echo_cancellation: true, noise_suppression: false }).expect("apm");
+        let mut rng = Rng::new(5);
+        let delay = 1_440;
+        let mut played: Vec<i16> = vec![0; delay];
+        let (mut before, mut after) = (0.0, 0.0);
+        // 5 s of talk, 6 s held (the speaker plays silence), 3 s of talk.
+        for k in 0..700 {
+            let far = if (250..550).contains(&k) { vec![0; 960] } else { far_end(&mut rng, 960, k * 960) };
+            aec.render(&far);
+            played.extend_from_slice(&far);
+            let start = played.len() - 960 - delay;
+            let mut mic: Vec<i16> = played[start..start + 960].iter().map(|&s| s / 2).collect();
+            let echo = power(&mic);
+            aec.capture(&mut mic);
+            // The first two seconds after the resume.
+            if (560..650).contains(&k) {
+                before += echo;
+                after += power(&mic);
+            }
+        }
+        let erle = 10.0 * (before / after.max(1e-9)).log10();
+        eprintln!("ERLE in the 2 s after a 6 s pause: {erle:.1} dB");
+        assert!(erle >= 10.0, "the echo must stay cancelled after a resume, without a reset: {erle:.1} dB");
+    }
 }
