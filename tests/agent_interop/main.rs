@@ -123,7 +123,7 @@ impl Agent {
     async fn call_state(&mut self, call: Option<&str>, state: CallState) -> String {
         let what = format!("{call:?} {state:?}");
         self.wait(&what, |e| match e {
-            AgentEvent::Call { call: c, state: s } if call.is_none_or(|w| w == c) && *s == state => Some(c.clone()),
+            AgentEvent::Call { call: c, state: s, .. } if call.is_none_or(|w| w == c) && *s == state => Some(c.clone()),
             _ => None,
         })
         .await
@@ -131,7 +131,7 @@ impl Agent {
 
     async fn ended(&mut self, call: &str) -> String {
         self.wait(&format!("{call} to end"), |e| match e {
-            AgentEvent::Call { call: c, state: CallState::Ended { reason } } if c == call => Some(reason.clone()),
+            AgentEvent::Call { call: c, state: CallState::Ended { reason }, .. } if c == call => Some(reason.clone()),
             _ => None,
         })
         .await
@@ -330,7 +330,7 @@ async fn warm_transfer(kamailio: &Kamailio, mut relay: Option<&mut Rtpengine>) {
     c.media_flows(&c_consult).await;
     let b_consult = b
         .wait("B's consult call", |e| match e {
-            AgentEvent::Call { call, state: CallState::Connected } if *call != b_customer => Some(call.clone()),
+            AgentEvent::Call { call, state: CallState::Connected, .. } if *call != b_customer => Some(call.clone()),
             _ => None,
         })
         .await;
@@ -361,7 +361,7 @@ async fn warm_transfer(kamailio: &Kamailio, mut relay: Option<&mut Rtpengine>) {
     assert_hears(&c, spans[1], CUSTOMER_HZ, "after the transfer");
     // B's consult was replaced at C: it ends too, and B is free.
     b.wait("B's consult to end", |e| {
-        matches!(e, AgentEvent::Call { call, state: CallState::Ended { .. } } if *call != b_customer).then_some(())
+        matches!(e, AgentEvent::Call { call, state: CallState::Ended { .. }, .. } if *call != b_customer).then_some(())
     })
     .await;
     b.wait("B back to available", |e| {

@@ -49,7 +49,7 @@ async fn realtime_warm_transfer_customer_hears_no_consult_then_talks_to_the_expe
     let consult = w
         .agent
         .wait("the consult connected", |e| match e {
-            AgentEvent::Call { call: c, state: CallState::Connected } if *c != call => Some(c.clone()),
+            AgentEvent::Call { call: c, state: CallState::Connected, .. } if *c != call => Some(c.clone()),
             _ => None,
         })
         .await;
@@ -152,7 +152,7 @@ async fn realtime_conference_lets_all_three_hear_each_other_then_the_agent_leave
     let consult = w
         .agent
         .wait("the consult connected", |e| match e {
-            AgentEvent::Call { call: c, state: CallState::Connected } if *c != call => Some(c.clone()),
+            AgentEvent::Call { call: c, state: CallState::Connected, .. } if *c != call => Some(c.clone()),
             _ => None,
         })
         .await;

@@ -119,7 +119,7 @@ impl Agent {
     pub async fn call_state(&mut self, call: Option<&str>, state: CallState) -> String {
         let what = format!("{call:?} {state:?}");
         self.wait(&what, |e| match e {
-            AgentEvent::Call { call: c, state: s } if call.is_none_or(|w| w == c) && *s == state => Some(c.clone()),
+            AgentEvent::Call { call: c, state: s, .. } if call.is_none_or(|w| w == c) && *s == state => Some(c.clone()),
             _ => None,
         })
         .await
@@ -128,7 +128,7 @@ impl Agent {
     /// Waits for `call` to end; returns why.
     pub async fn ended(&mut self, call: &str) -> String {
         self.wait(&format!("{call} to end"), |e| match e {
-            AgentEvent::Call { call: c, state: CallState::Ended { reason } } if c == call => Some(reason.clone()),
+            AgentEvent::Call { call: c, state: CallState::Ended { reason }, .. } if c == call => Some(reason.clone()),
             _ => None,
         })
         .await

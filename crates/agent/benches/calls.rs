@@ -89,7 +89,7 @@ impl Agent {
 
     async fn call_state(&mut self, call: Option<&str>, state: CallState) -> Fallible<String> {
         self.wait(&format!("{call:?} {state:?}"), |e| match e {
-            AgentEvent::Call { call: c, state: s } if call.is_none_or(|w| w == c) && *s == state => Some(c.clone()),
+            AgentEvent::Call { call: c, state: s, .. } if call.is_none_or(|w| w == c) && *s == state => Some(c.clone()),
             _ => None,
         })
         .await
@@ -235,7 +235,7 @@ async fn one_call(
         agent.transfer(TransferPhase::Completed).await?;
         agent
             .wait("the customer's call to end", |e| {
-                matches!(e, AgentEvent::Call { call: c, state: CallState::Ended { .. } } if *c == call).then_some(())
+                matches!(e, AgentEvent::Call { call: c, state: CallState::Ended { .. }, .. } if *c == call).then_some(())
             })
             .await?;
         // Measured span: the customer and the expert talk, then hang up.

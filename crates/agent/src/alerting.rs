@@ -68,7 +68,7 @@ impl Alerting {
                 let title = if self.spanish { "Llamada entrante" } else { "Incoming call" };
                 Some(Notice { title: title.into(), body })
             }
-            AgentEvent::Call { call, state } => {
+            AgentEvent::Call { call, state, .. } => {
                 match state {
                     CallState::Ringing => {}
                     CallState::Ended { .. } => {
@@ -143,7 +143,7 @@ mod tests {
         assert_eq!(notice.title, "Incoming call");
         assert_eq!(notice.body, "<b>Ada</b> (+442079460018)\nQueue: billing\nCase: CASE-1");
         assert!(a.ringing.contains("c1"));
-        assert_eq!(a.on_event(&AgentEvent::Call { call: "c1".into(), state: CallState::Connected }), None);
+        assert_eq!(a.on_event(&AgentEvent::call_state("c1", CallState::Connected)), None);
         assert!(a.ringing.is_empty());
         assert!(!a.is_ringing(), "answering stops the ringtone");
     }

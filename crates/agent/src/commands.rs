@@ -32,6 +32,9 @@ pub enum TransferMode {
     Warm,
     /// Hand over at once.
     Blind,
+    /// Call the expert (the customer is held) and join all three as soon
+    /// as the expert answers; then complete or leave as in a warm transfer.
+    Conference,
 }
 
 /// A password in a command: never shown by `Debug` (commands are logged

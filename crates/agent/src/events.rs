@@ -30,6 +30,25 @@ pub enum TransferPhase {
     Conference,
 }
 
+/// Who started a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum CallDirection {
+    /// The other party called (a routed customer, a colleague).
+    Inbound,
+    /// The agent called (a dialled number, an expert, a transfer target).
+    Outbound,
+}
+
+/// The other party of a call.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+pub struct Party {
+    /// The number (E.164 where possible) or SIP address.
+    pub number: String,
+    /// The name the network gave, as text.
+    pub name: Option<String>,
+}
+
 /// Where a note stands on its way to the CRM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "snake_case")]
@@ -86,6 +105,13 @@ pub enum AgentEvent {
         call: CallId,
         /// The new state.
         state: CallState,
+        /// Who started it.
+        direction: CallDirection,
+        /// The other party.
+        remote: Party,
+        /// For the call to an expert in a warm transfer: the customer's
+        /// call it consults for.
+        consult_for: Option<CallId>,
     },
     /// A transfer moved on.
     Transfer {
@@ -180,16 +206,30 @@ pub enum AgentEvent {
     Error(ErrorPayload),
 }
 
+impl AgentEvent {
+    /// A `call` event with made-up facts, for tests of what follows events.
+    #[cfg(test)]
+    pub(crate) fn call_state(call: &str, state: CallState) -> Self {
+        AgentEvent::Call {
+            call: call.into(),
+            state,
+            direction: CallDirection::Inbound,
+            remote: Party { number: "+15550100".into(), name: None },
+            consult_for: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn events_serialise_as_the_cli_protocol_documents() {
-        let e = AgentEvent::Call { call: "c1".into(), state: CallState::Ended { reason: "remote hangup".into() } };
+        let e = AgentEvent::call_state("c1", CallState::Ended { reason: "remote hangup".into() });
         assert_eq!(
             serde_json::to_string(&e).expect("json"),
-            r#"{"event":"call","call":"c1","state":{"state":"ended","reason":"remote hangup"}}"#
+            r#"{"event":"call","call":"c1","state":{"state":"ended","reason":"remote hangup"},"direction":"inbound","remote":{"number":"+15550100","name":null},"consult_for":null}"#
         );
         let e = AgentEvent::State { agent: AgentState::Away { reason: "lunch".into() } };
         assert_eq!(

@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 pub use commands::{AgentCommand, ChosenState, CommandLine, PROTOCOL_VERSION, TransferMode};
 pub use config::{Config, ConfigError};
 pub use dial_policy::{DialPolicy, DialRefused};
-pub use events::{AgentEvent, CallId, NoteSync, TransferPhase};
+pub use events::{AgentEvent, CallDirection, CallId, NoteSync, Party, TransferPhase};
 pub use session::{Session, SessionConfig};
 pub use snapshot::Snapshot;
 pub use states::{AgentState, CallState, RegistrationState};

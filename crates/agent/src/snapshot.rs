@@ -47,7 +47,7 @@ impl Snapshot {
             AgentEvent::Mute { .. } => self.mute = keep,
             AgentEvent::Incoming { call, .. } => self.call(call).incoming = keep,
             AgentEvent::Context { call, .. } => self.call(call).context = keep,
-            AgentEvent::Call { call, state: CallState::Ended { .. } } => {
+            AgentEvent::Call { call, state: CallState::Ended { .. }, .. } => {
                 self.calls.remove(call);
                 self.order.retain(|c| c != call);
             }
@@ -127,10 +127,10 @@ mod tests {
             AgentEvent::Registration { registration: RegistrationState::Registering },
             AgentEvent::Registration { registration: RegistrationState::Registered },
             AgentEvent::State { agent: AgentState::Available },
-            AgentEvent::Call { call: "c1".into(), state: CallState::Ringing },
-            AgentEvent::Call { call: "c1".into(), state: CallState::Connected },
-            AgentEvent::Call { call: "c2".into(), state: CallState::Dialing },
-            AgentEvent::Call { call: "c2".into(), state: CallState::Ended { reason: "busy".into() } },
+            AgentEvent::call_state("c1", CallState::Ringing),
+            AgentEvent::call_state("c1", CallState::Connected),
+            AgentEvent::call_state("c2", CallState::Dialing),
+            AgentEvent::call_state("c2", CallState::Ended { reason: "busy".into() }),
             AgentEvent::State { agent: AgentState::OnCall },
         ];
         for e in &events {
@@ -141,7 +141,7 @@ mod tests {
             vec![
                 AgentEvent::Registration { registration: RegistrationState::Registered },
                 AgentEvent::State { agent: AgentState::OnCall },
-                AgentEvent::Call { call: "c1".into(), state: CallState::Connected },
+                AgentEvent::call_state("c1", CallState::Connected),
             ]
         );
     }
@@ -150,14 +150,14 @@ mod tests {
     fn mute_and_ringing_are_kept_for_the_shell() {
         let mut s = Snapshot::default();
         assert!(!s.muted() && !s.ringing() && !s.talking());
-        s.apply(&AgentEvent::Call { call: "c1".into(), state: CallState::Ringing });
+        s.apply(&AgentEvent::call_state("c1", CallState::Ringing));
         assert!(s.ringing() && !s.talking());
         s.apply(&AgentEvent::Mute { on: true });
-        s.apply(&AgentEvent::Call { call: "c1".into(), state: CallState::Connected });
+        s.apply(&AgentEvent::call_state("c1", CallState::Connected));
         assert!(s.muted() && !s.ringing() && s.talking());
         assert!(s.events().contains(&AgentEvent::Mute { on: true }), "a late window sees the microphone muted");
         s.apply(&AgentEvent::Mute { on: false });
-        s.apply(&AgentEvent::Call { call: "c1".into(), state: CallState::Ended { reason: "local hangup".into() } });
+        s.apply(&AgentEvent::call_state("c1", CallState::Ended { reason: "local hangup".into() }));
         assert!(!s.muted() && !s.talking());
     }
 }

@@ -32,8 +32,9 @@ pub const NOTIFY_WITHIN: Duration = Duration::from_secs(32);
 #[allow(missing_docs)] // the fields are named above, once for every variant
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Consult<C> {
-    /// The expert's phone rings until `deadline`; the customer is on hold.
-    DiallingExpert { customer: C, expert: C, deadline: Instant },
+    /// The expert's phone rings until `deadline`; the customer is on hold;
+    /// `then` is what the expert's answer starts.
+    DiallingExpert { customer: C, expert: C, deadline: Instant, then: Joined },
     /// The agent talks to the expert; the customer is on hold.
     Consulting { customer: C, expert: C },
     /// The three talk together.
@@ -45,7 +46,8 @@ pub enum Consult<C> {
     Returning { customer: C, expert: C, reason: String },
 }
 
-/// What the transfer was before its REFER, to go back to on failure.
+/// Who talks once the expert answers; and what a transfer was before its
+/// REFER, to go back to on failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Joined {
     /// Agent and expert.
@@ -138,12 +140,20 @@ impl<C: Copy + Eq> Transfer<C> {
     }
 
     /// The agent started a warm transfer: the customer is on hold (or
-    /// about to be) and the expert's call is dialled.
-    pub fn start(&mut self, now: Instant, customer: C, expert: C, ring_for: Duration) -> Result<Vec<Step<C>>, Refusal> {
+    /// about to be) and the expert's call is dialled. `then`: a consult
+    /// when the expert answers, or straight into a conference.
+    pub fn start(
+        &mut self,
+        now: Instant,
+        customer: C,
+        expert: C,
+        ring_for: Duration,
+        then: Joined,
+    ) -> Result<Vec<Step<C>>, Refusal> {
         if self.state.is_some() {
             return Err(Refusal::Busy);
         }
-        self.state = Some(Consult::DiallingExpert { customer, expert, deadline: now + ring_for });
+        self.state = Some(Consult::DiallingExpert { customer, expert, deadline: now + ring_for, then });
         Ok(vec![Step::Phase { customer, phase: TransferPhase::DiallingExpert, reason: None }])
     }
 
@@ -175,9 +185,13 @@ impl<C: Copy + Eq> Transfer<C> {
     /// A call of ours was answered.
     pub fn answered(&mut self, call: C) -> Vec<Step<C>> {
         match self.state.take() {
-            Some(Consult::DiallingExpert { customer, expert, .. }) if expert == call => {
+            Some(Consult::DiallingExpert { customer, expert, then: Joined::Consulting, .. }) if expert == call => {
                 self.state = Some(Consult::Consulting { customer, expert });
                 vec![Step::Phase { customer, phase: TransferPhase::Consulting, reason: None }]
+            }
+            Some(Consult::DiallingExpert { customer, expert, then: Joined::Conference, .. }) if expert == call => {
+                self.state = Some(Consult::Conference { customer, expert });
+                vec![Step::Resume(customer), Step::Phase { customer, phase: TransferPhase::Conference, reason: None }]
             }
             other => {
                 self.state = other;
@@ -355,7 +369,7 @@ mod tests {
     fn dialling() -> (Transfer<u32>, Instant) {
         let t0 = Instant::now();
         let mut t = Transfer::default();
-        let steps = t.start(t0, CUSTOMER, EXPERT, RING).expect("starts");
+        let steps = t.start(t0, CUSTOMER, EXPERT, RING, Joined::Consulting).expect("starts");
         assert_eq!(phase(&steps), Some((TransferPhase::DiallingExpert, None)));
         (t, t0)
     }
@@ -369,7 +383,7 @@ mod tests {
     #[test]
     fn only_one_warm_transfer_at_a_time() {
         let (mut t, t0) = dialling();
-        assert_eq!(t.start(t0, 3, 4, RING), Err(Refusal::Busy));
+        assert_eq!(t.start(t0, 3, 4, RING, Joined::Consulting), Err(Refusal::Busy));
     }
 
     #[test]
@@ -506,6 +520,17 @@ mod tests {
         assert!(reason.is_some_and(|r| r.contains("before the transfer was confirmed")));
         assert!(t.state().is_none());
         assert!(t.refer_succeeded().is_empty(), "a late NOTIFY changes nothing");
+    }
+
+    #[test]
+    fn a_conference_transfer_joins_all_three_as_soon_as_the_expert_answers() {
+        let t0 = Instant::now();
+        let mut t = Transfer::default();
+        t.start(t0, CUSTOMER, EXPERT, RING, Joined::Conference).expect("starts");
+        let steps = t.answered(EXPERT);
+        assert_eq!(steps[0], Step::Resume(CUSTOMER), "the customer comes off hold");
+        assert_eq!(phase(&steps), Some((TransferPhase::Conference, None)));
+        assert_eq!(t.state(), Some(&Consult::Conference { customer: CUSTOMER, expert: EXPERT }));
     }
 
     #[test]

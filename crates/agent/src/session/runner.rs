@@ -34,7 +34,8 @@ use crate::control::call::Phase;
 use crate::control::consult::Transfer;
 use crate::control::desk::Desk;
 use crate::control::negotiation::Negotiation;
-use crate::{AgentCommand, AgentEvent, AgentState, Error, ErrorPayload, RegistrationState};
+use crate::events::{CallDirection, Party};
+use crate::{AgentCommand, AgentEvent, AgentState, CallState, Error, ErrorPayload, RegistrationState};
 
 /// How long quitting may wait for the un-REGISTER.
 const QUIT_WITHIN: Duration = Duration::from_secs(5);
@@ -79,6 +80,9 @@ struct TransferNote {
 
 struct Call {
     phase: Phase,
+    direction: CallDirection,
+    /// The other party's name, as the network gave it.
+    name: Option<String>,
     media: Option<Arc<MediaSession>>,
     offer: Offer,
     answerer: Answerer,
@@ -99,9 +103,11 @@ struct Call {
 }
 
 impl Call {
-    fn new(phase: Phase) -> Self {
+    fn new(phase: Phase, direction: CallDirection) -> Self {
         Call {
             phase,
+            direction,
+            name: None,
             media: None,
             offer: Offer::Settled,
             answerer: Answerer::Agent,
@@ -270,6 +276,18 @@ impl Runner {
         self.show_state();
     }
 
+    /// A `call` event for `id` in `state`, with the call's facts.
+    fn call_event(&self, id: ua::CallId, state: CallState) -> Option<AgentEvent> {
+        let c = self.calls.get(&id)?;
+        Some(AgentEvent::Call {
+            call: call_name(id),
+            state,
+            direction: c.direction,
+            remote: Party { number: c.party.clone(), name: c.name.clone() },
+            consult_for: self.transfer.consults_for(id).map(call_name),
+        })
+    }
+
     fn emit(&self, event: AgentEvent) {
         let _ = self.events.send(event);
     }
@@ -414,11 +432,11 @@ impl Runner {
         let _ = self.ua.shutdown(|ua, now| ua.shutdown(now), |ua: &UserAgent| !ua.is_registered(), QUIT_WITHIN).await;
         let ids: Vec<ua::CallId> = self.calls.keys().copied().collect();
         for id in ids {
+            let ended = self.call_event(id, CallState::Ended { reason: "local hangup".into() });
             self.forget(id).await;
-            self.emit(AgentEvent::Call {
-                call: call_name(id),
-                state: crate::CallState::Ended { reason: "local hangup".into() },
-            });
+            if let Some(event) = ended {
+                self.emit(event);
+            }
         }
         let (done, stopped) = tokio::sync::oneshot::channel();
         // The audio task finishes its output file first. A device still
@@ -477,9 +495,17 @@ impl Runner {
             Event::AnswerReceived { call, sdp } => self.answer_received(call, sdp).await,
             Event::Transfer { call, progress } => self.transfer_progress(call, progress).await,
             Event::TransferAsked { call, target, .. } => self.transfer_asked(call, target).await,
-            Event::TransferRequested { call, new_call, .. } => {
+            Event::TransferRequested { call, new_call, target, .. } => {
                 tracing::info!("{} asks us to call someone else; calling as {}", call_name(call), call_name(new_call));
-                self.calls.insert(new_call, Call::new(Phase::Dialling));
+                let mut c = Call::new(Phase::Dialling, CallDirection::Outbound);
+                c.party = match &target {
+                    warmline_sip::Uri::Sip(u) => match &u.user {
+                        Some(user) => self.records.normalise(&format!("{user}@{}", u.host)),
+                        None => u.host.to_string(),
+                    },
+                    other => other.to_string(),
+                };
+                self.calls.insert(new_call, c);
                 self.show_state();
             }
             other => tracing::debug!("user agent: {other:?}"),

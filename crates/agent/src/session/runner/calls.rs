@@ -13,6 +13,7 @@ use crate::control::admission::{self, Admission};
 use crate::control::call::{Phase, Talk};
 use crate::control::consult::LegEnd;
 use crate::dial_policy::Target;
+use crate::events::CallDirection;
 use crate::session::audio::Control;
 use crate::{AgentEvent, CallState, Error};
 
@@ -26,8 +27,10 @@ impl Runner {
 
     /// Emits the call's state as its phase shows it.
     pub(super) fn show_call(&self, call: ua::CallId) {
-        if let Some(state) = self.calls.get(&call).and_then(|c| c.phase.shown()) {
-            self.emit(AgentEvent::Call { call: call_name(call), state });
+        if let Some(event) =
+            self.calls.get(&call).and_then(|c| c.phase.shown()).and_then(|state| self.call_event(call, state))
+        {
+            self.emit(event);
         }
     }
 
@@ -43,7 +46,7 @@ impl Runner {
     /// and decides, with the agent's state, what the caller gets.
     pub(super) async fn incoming(&mut self, call: ua::CallId, info: &ua::IncomingCall) {
         let replaces = info.replaces.is_some_and(|r| self.calls.contains_key(&r));
-        let mut c = Call::new(Phase::Offered);
+        let mut c = Call::new(Phase::Offered, CallDirection::Inbound);
         c.offer = Offer::Awaited;
         c.answerer = match (replaces, info.auto_answer) {
             (true, _) => Answerer::Replacing,
@@ -65,6 +68,7 @@ impl Runner {
             c.queue = self.config.sip.call_data_headers.first().and_then(|h| field(h));
             c.case = self.config.sip.call_data_headers.get(1).and_then(|h| field(h));
             c.party = self.records.normalise(&from);
+            c.name = caller.display_name.clone();
             let announce = AgentEvent::Incoming {
                 call: call_name(call),
                 from: c.party.clone(),
@@ -210,7 +214,7 @@ impl Runner {
         self.attach_audio(id, port).await;
         let party = uri_text.map(|t| self.records.normalise(&t)).unwrap_or_default();
         let uid = format!("{}-{}", self.session_tag, call_name(id));
-        let mut c = Call::new(Phase::Dialling);
+        let mut c = Call::new(Phase::Dialling, CallDirection::Outbound);
         c.media = Some(Arc::new(session));
         c.uid = uid.clone();
         c.party = party.clone();
@@ -236,6 +240,14 @@ impl Runner {
             Some(c) => c.offer.clone(),
             None => return Err(Error::NoCall(call_name(id))),
         };
+        // Call waiting: taking the second call holds the first.
+        let talking: Vec<ua::CallId> =
+            self.calls.iter().filter(|(other, c)| **other != id && c.phase.live()).map(|(other, _)| *other).collect();
+        for other in talking {
+            if let Err(e) = self.reoffer(other, crate::control::negotiation::Reoffer::Hold).await {
+                self.error(&e);
+            }
+        }
         let media = self.new_media(id).await?;
         let sdp = match offer {
             Offer::Sdp(offer) => media.accept_offer(&String::from_utf8_lossy(&offer)).await.map_err(media_err)?,
@@ -325,6 +337,7 @@ impl Runner {
         let (uid, talked, quality) = (c.uid.clone(), c.talked, c.quality);
         let rang_out = c.phase.ringing_here() && matches!(reason, EndReason::RemoteCancelled | EndReason::Timeout);
         let consult = self.transfer.consults_for(call).is_some();
+        let ended = self.call_event(call, CallState::Ended { reason: end_reason(reason, status) });
         if !uid.is_empty() {
             if let Some((mos, loss, jitter)) = quality {
                 self.records.quality(&uid, mos, loss, jitter);
@@ -339,10 +352,9 @@ impl Runner {
         if rang_out && self.desk.offer_missed() {
             tracing::info!("offers missed in a row: the agent is away (missed call)");
         }
-        self.emit(AgentEvent::Call {
-            call: call_name(call),
-            state: CallState::Ended { reason: end_reason(reason, status) },
-        });
+        if let Some(ended) = ended {
+            self.emit(ended);
+        }
         let why = match reason {
             EndReason::Busy => LegEnd::Busy,
             EndReason::Declined | EndReason::Rejected => LegEnd::Declined,

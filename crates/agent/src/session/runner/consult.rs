@@ -6,7 +6,7 @@ use warmline_sip::Uri;
 use warmline_sip::ua::{self, TransferProgress};
 
 use super::{Runner, TransferNote, call_name, now};
-use crate::control::consult::{Refusal, Step};
+use crate::control::consult::{Joined, Refusal, Step};
 use crate::control::negotiation::Reoffer;
 use crate::control::transferee::{self, Decision};
 use crate::{AgentEvent, Error, TransferMode};
@@ -40,11 +40,12 @@ impl Runner {
                 self.note_transfer(customer, target, false);
                 Ok(())
             }
-            TransferMode::Warm => self.warm_transfer(customer, uri).await,
+            TransferMode::Warm => self.warm_transfer(customer, uri, Joined::Consulting).await,
+            TransferMode::Conference => self.warm_transfer(customer, uri, Joined::Conference).await,
         }
     }
 
-    async fn warm_transfer(&mut self, customer: ua::CallId, expert: Uri) -> Result<(), Error> {
+    async fn warm_transfer(&mut self, customer: ua::CallId, expert: Uri, then: Joined) -> Result<(), Error> {
         let target = expert.to_string();
         if self.calls.get(&customer).is_some_and(|c| c.phase.live()) {
             self.reoffer(customer, Reoffer::Hold).await?;
@@ -57,8 +58,8 @@ impl Runner {
                 return Err(e);
             }
         };
-        let steps =
-            self.transfer.start(now(), customer, consult, self.config.transfer_ring_timeout).map_err(refused)?;
+        let ring_for = self.config.transfer_ring_timeout;
+        let steps = self.transfer.start(now(), customer, consult, ring_for, then).map_err(refused)?;
         self.note_transfer(customer, target, true);
         self.carry_out(steps).await;
         Ok(())

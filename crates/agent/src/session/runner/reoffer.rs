@@ -183,7 +183,9 @@ impl Runner {
                 talk.link = Link::Reconnecting;
             }
         }
-        self.emit(crate::AgentEvent::Call { call: call_name(id), state: CallState::Reconnecting });
+        if let Some(event) = self.call_event(id, CallState::Reconnecting) {
+            self.emit(event);
+        }
         self.send_reoffer(id).await
     }
 
