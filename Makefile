@@ -84,3 +84,12 @@ package: ui
 
 fmt:
 	$(CARGO) fmt --all
+
+## test-browser: only the browser interop suite (libwebrtc as the far end:
+## headless Chromium running a JsSIP phone through Kamailio against Warmline
+## agent sessions, tests/browser_interop; about 2.5 minutes). `make test`
+## runs it too, in nextest's realtime group.
+.PHONY: test-browser
+test-browser: setup
+	$(CARGO) nextest run -p warmline-e2e --test browser_interop --locked --no-run
+	$(SESSION) $(CARGO) nextest run -p warmline-e2e --test browser_interop --locked
