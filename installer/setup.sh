@@ -18,7 +18,7 @@ APT_AUDIO=(libasound2-dev libwebrtc-audio-processing-dev)
 APT_TEST_SESSION=(dbus gnome-keyring libsecret-tools xvfb dunst pulseaudio pulseaudio-utils libasound2-plugins)
 # The desktop tests press global shortcuts as real X key events (xdotool).
 APT_DESKTOP_TESTS=(webkit2gtk-driver xdotool)
-# The UI's accessibility check (npm run a11y) drives Debian's chromium headless through playwright-core.
+# The UI's accessibility check (npm run a11y) and tests/browser_interop drive Debian's chromium headless through playwright-core.
 APT_UI_A11Y=(chromium)
 # make bench places a call in the desktop window with real key presses (xdotool, above) and sums PSS with bc.
 APT_BENCH=(bc)
@@ -52,6 +52,7 @@ if [[ "${1:-}" == "--check" ]]; then
     command -v tauri-driver >/dev/null || echo "missing: tauri-driver"
     rustup target list --installed | grep -qx "$WINDOWS_TARGET" || echo "missing: rustup target $WINDOWS_TARGET"
     [[ -d ui/node_modules ]] || echo "missing: ui/node_modules"
+    [[ -d tests/browser_interop/page/node_modules ]] || echo "missing: tests/browser_interop/page/node_modules"
     exit 0
 fi
 
@@ -81,5 +82,12 @@ fi
 if [[ ! -d ui/node_modules ]] || [[ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]]; then
     echo "setup: npm ci in ui/"
     (cd ui && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# The browser interop page's npm packages (JsSIP, playwright-core, esbuild),
+# exactly as locked; tests/browser_interop drives Debian's chromium with them.
+if [[ ! -d tests/browser_interop/page/node_modules ]] \
+    || [[ tests/browser_interop/page/package-lock.json -nt tests/browser_interop/page/node_modules/.package-lock.json ]]; then
+    echo "setup: npm ci in tests/browser_interop/page/"
+    (cd tests/browser_interop/page && npm ci --no-audit --no-fund --loglevel=error)
 fi
 echo "setup: done in $((SECONDS - t0)) s"
