@@ -141,7 +141,8 @@ pub enum MediaEvent {
 pub struct AudioPort {
     /// 20 ms frames (960 samples, 48 kHz mono) to send.
     pub input: mpsc::Sender<Vec<i16>>,
-    /// 20 ms decoded (or concealed) frames from the far end.
+    /// 20 ms decoded (or concealed) frames from the far end, from its first
+    /// frame on; silence while it pauses or holds us.
     pub output: mpsc::Receiver<Vec<i16>>,
     /// Session events.
     pub events: mpsc::Receiver<MediaEvent>,

@@ -485,7 +485,14 @@ impl ReceiveContext {
                 let _ = self.events.try_send(MediaEvent::Dtmf(end));
             }
             let n = match (codec, playout) {
-                (_, Playout::Idle) => continue,
+                (_, Playout::Idle) if first => continue,
+                // Drained (the far end paused or holds us): silence at the
+                // pace of audio, as concealment was before, so a consumer
+                // that counts frames (a recording) keeps time.
+                (_, Playout::Idle) => {
+                    pcm[..960].fill(0);
+                    960
+                }
                 (RecvCodec::G711(law), Playout::Frame(p)) => {
                     narrow.clear();
                     law.decode(&p, &mut narrow);
