@@ -99,6 +99,11 @@ pub enum Error {
     /// The far end asked us to call a target the dial policy forbids.
     #[error("{0}")]
     TransferBlocked(String),
+    /// The disk is full: the last change was not saved.
+    #[error(
+        "the disk is full: the last change was NOT saved (everything saved before it is intact); free some space and try again"
+    )]
+    DiskFull,
     /// Wrap-up needs a disposition before the agent becomes available.
     #[error("choose a disposition for the last call first")]
     DispositionRequired,
@@ -127,6 +132,7 @@ impl Error {
             Error::MediaFailed(_) => ErrorCode::MediaConnectivity,
             Error::TransferBlocked(_) => ErrorCode::DialRefused,
             Error::DispositionRequired => ErrorCode::DispositionRequired,
+            Error::DiskFull => ErrorCode::DiskFull,
             Error::Closed => ErrorCode::SessionClosed,
         }
     }
@@ -170,6 +176,8 @@ pub enum ErrorCode {
     MediaConnectivity,
     /// Wrap-up needs a disposition first.
     DispositionRequired,
+    /// The disk is full: the last change was not saved.
+    DiskFull,
     /// Anything else; the message says what.
     Internal,
 }

@@ -27,6 +27,7 @@ mod audio;
 mod records;
 mod runner;
 mod teams;
+mod writer;
 
 use std::time::Duration;
 

@@ -85,9 +85,12 @@ pub const MAX_DROPOUT: i64 = 3000;
 /// of the same stream (RFC 3550 A.1).
 pub const MAX_MISORDER: i64 = 100;
 /// Ticks in a row with the frame due missing and nothing buffered before
-/// the buffer drains (60 ms at 20 ms frames: the decoder's concealment has
-/// faded by then).
-pub const DRAIN_TICKS: u32 = 3;
+/// the buffer drains: 200 ms at 20 ms frames. Shorter gaps are a stalled
+/// network or a busy machine far more often than a sender that paused, and
+/// concealment (and rule 5 when the burst arrives) rides them out with
+/// fewer gaps than silence and a re-anchor would; a real pause (hold,
+/// DTX's 400 ms) is longer, and what resumes it is placed by rule 2.
+pub const DRAIN_TICKS: u32 = 10;
 /// In-order packets in a row that arrive late before the stream is
 /// re-anchored to follow them (rule 5).
 const LATE_RUN: u32 = 2;

@@ -127,6 +127,13 @@ call?: string | null } |
 { cmd: "wrapup"; 
 /**  The disposition code. */
 disposition: string } | 
+/**
+ *  Record a disposition code for the call in wrap-up (or the last
+ *  call) now, and stay in wrap-up; a later one replaces it.
+ */
+{ cmd: "disposition"; 
+/**  The disposition code. */
+disposition: string } | 
 /**  Search the Teams expert directory. */
 { cmd: "experts"; 
 /**  Name, skill or department. */
@@ -246,6 +253,13 @@ call?: string } |
 { cmd: "wrapup"; 
 /**  The disposition code. */
 disposition: string } | 
+/**
+ *  Record a disposition code for the call in wrap-up (or the last
+ *  call) now, and stay in wrap-up; a later one replaces it.
+ */
+{ cmd: "disposition"; 
+/**  The disposition code. */
+disposition: string } | 
 /**  Search the Teams expert directory. */
 { cmd: "experts"; 
 /**  Name, skill or department. */
@@ -305,15 +319,15 @@ export type AgentEvent_Deserialize =
 /**  The first event: who the agent is and what the session offers. */
 ({ event: "ready"; 
 /**  The summary. */
-session: SessionInfo }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; state?: never; sync?: never } | 
+session: SessionInfo }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; consult_for?: never; customer?: never; devices?: never; direction?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; remote?: never; state?: never; sync?: never } | 
 /**  The SIP registration changed. */
 ({ event: "registration"; 
 /**  The new state. */
-registration: RegistrationState }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; session?: never; state?: never; sync?: never } | 
+registration: RegistrationState }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; consult_for?: never; customer?: never; devices?: never; direction?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; remote?: never; session?: never; state?: never; sync?: never } | 
 /**  The agent's own state changed. */
 ({ event: "state"; 
 /**  The new state. */
-agent: AgentState }) & { account?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+agent: AgentState }) & { account?: never; call?: never; calls?: never; case?: never; connection?: never; consult_for?: never; customer?: never; devices?: never; direction?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; remote?: never; session?: never; state?: never; sync?: never } | 
 /**  A call is ringing here. */
 ({ event: "incoming"; 
 /**  The call. */
@@ -325,13 +339,22 @@ display_name?: string | null;
 /**  The contact-center queue the call came through. */
 queue?: string | null; 
 /**  The case id the contact center attached. */
-case?: string | null }) & { account?: never; agent?: never; calls?: never; connection?: never; customer?: never; devices?: never; expert?: never; experts?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+case?: string | null }) & { account?: never; agent?: never; calls?: never; connection?: never; consult_for?: never; customer?: never; devices?: never; direction?: never; expert?: never; experts?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; reason?: never; registration?: never; remote?: never; session?: never; state?: never; sync?: never } | 
 /**  A call's state changed. */
 ({ event: "call"; 
 /**  The call. */
 call: string; 
 /**  The new state. */
-state: CallState }) & { account?: never; agent?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; sync?: never } | 
+state: CallState; 
+/**  Who started it. */
+direction: CallDirection; 
+/**  The other party. */
+remote: Party_Deserialize; 
+/**
+ *  For the call to an expert in a warm transfer: the customer's
+ *  call it consults for.
+ */
+consult_for?: string | null }) & { account?: never; agent?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; sync?: never } | 
 /**  A transfer moved on. */
 ({ event: "transfer"; 
 /**  The customer's call. */
@@ -339,7 +362,7 @@ call: string;
 /**  Where it stands. */
 phase: TransferPhase; 
 /**  Why (for returned and failed). */
-reason?: string | null }) & { account?: never; agent?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; query?: never; queue?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+reason?: string | null }) & { account?: never; agent?: never; calls?: never; case?: never; connection?: never; consult_for?: never; customer?: never; devices?: never; direction?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; query?: never; queue?: never; registration?: never; remote?: never; session?: never; state?: never; sync?: never } | 
 /**  Call quality, once a second while media flows. */
 ({ event: "quality"; 
 /**  The call. */
@@ -349,7 +372,7 @@ mos: number | null;
 /**  Inter-arrival jitter, ms. */
 jitter_ms: number | null; 
 /**  Packet loss, percent. */
-loss_pct: number | null }) & { account?: never; agent?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+loss_pct: number | null }) & { account?: never; agent?: never; calls?: never; case?: never; connection?: never; consult_for?: never; customer?: never; devices?: never; direction?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; remote?: never; session?: never; state?: never; sync?: never } | 
 /**  A note was saved or its sync state changed. */
 ({ event: "note_saved"; 
 /**  The note's id. */
@@ -359,7 +382,7 @@ call?: string | null;
 /**  Where it stands. */
 sync: NoteSync; 
 /**  Why, when it failed. */
-reason?: string | null }) & { account?: never; agent?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; on?: never; phase?: never; query?: never; queue?: never; registration?: never; session?: never; state?: never } | 
+reason?: string | null }) & { account?: never; agent?: never; calls?: never; case?: never; connection?: never; consult_for?: never; customer?: never; devices?: never; direction?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; on?: never; phase?: never; query?: never; queue?: never; registration?: never; remote?: never; session?: never; state?: never } | 
 /**
  *  Who is calling (screen pop): sent on ringing, from the cache or
  *  marked loading, and again when the CRM answers.
@@ -368,50 +391,50 @@ reason?: string | null }) & { account?: never; agent?: never; calls?: never; cas
 /**  The call. */
 call: string; 
 /**  What is known. */
-customer: CustomerContext_Deserialize }) & { account?: never; agent?: never; calls?: never; case?: never; connection?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+customer: CustomerContext_Deserialize }) & { account?: never; agent?: never; calls?: never; case?: never; connection?: never; consult_for?: never; devices?: never; direction?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; remote?: never; session?: never; state?: never; sync?: never } | 
 /**  The answer to `experts`: matching Teams users with their presence. */
 ({ event: "experts"; 
 /**  The query it answers. */
 query: string; 
 /**  Favourites first, then by name. */
-experts: Expert_Deserialize[] }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+experts: Expert_Deserialize[] }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; consult_for?: never; customer?: never; devices?: never; direction?: never; display_name?: never; expert?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; queue?: never; reason?: never; registration?: never; remote?: never; session?: never; state?: never; sync?: never } | 
 /**  An expert's Teams presence changed. */
 ({ event: "presence"; 
 /**  The expert, with the new presence. */
-expert: Expert_Deserialize }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+expert: Expert_Deserialize }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; consult_for?: never; customer?: never; devices?: never; direction?: never; display_name?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; remote?: never; session?: never; state?: never; sync?: never } | 
 /**  The Microsoft 365 account changed. */
 ({ event: "account"; 
 /**  Where it stands. */
-account: AccountState }) & { agent?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+account: AccountState }) & { agent?: never; call?: never; calls?: never; case?: never; connection?: never; consult_for?: never; customer?: never; devices?: never; direction?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; remote?: never; session?: never; state?: never; sync?: never } | 
 /**  Note sync as a whole changed. */
 ({ event: "sync"; 
 /**  Pending, conflicts, offline. */
-sync: SyncStatus }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never } | 
+sync: SyncStatus }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; consult_for?: never; customer?: never; devices?: never; direction?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; remote?: never; session?: never; state?: never } | 
 /**  The answer to `history`: calls, newest first. */
 ({ event: "history"; 
 /**  The query it answers. */
 query: string; 
 /**  Matching calls. */
-calls: HistoryEntry_Deserialize[] }) & { account?: never; agent?: never; call?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+calls: HistoryEntry_Deserialize[] }) & { account?: never; agent?: never; call?: never; case?: never; connection?: never; consult_for?: never; customer?: never; devices?: never; direction?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; queue?: never; reason?: never; registration?: never; remote?: never; session?: never; state?: never; sync?: never } | 
 /**  The answer to `devices`, and after any device change. */
 ({ event: "devices"; 
 /**  Devices and choices. */
-devices: AudioDevices }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+devices: AudioDevices }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; consult_for?: never; customer?: never; direction?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; remote?: never; session?: never; state?: never; sync?: never } | 
 /**  The connection settings, after `connection` or a save. */
 ({ event: "connection"; 
 /**  The settings, their file, and whether they are locked or saved. */
-connection: ConnectionView_Deserialize }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+connection: ConnectionView_Deserialize }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; consult_for?: never; customer?: never; devices?: never; direction?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; remote?: never; session?: never; state?: never; sync?: never } | 
 /**
  *  The microphone was muted or unmuted (from the window, a global
  *  shortcut or the CLI); it stays so until changed.
  */
 ({ event: "mute"; 
 /**  Muted. */
-on: boolean }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+on: boolean }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; consult_for?: never; customer?: never; devices?: never; direction?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; remote?: never; session?: never; state?: never; sync?: never } | 
 /**  The microphone's level while settings shows the meter, 0 to 1. */
 ({ event: "level"; 
 /**  Peak level over the last 50 ms. */
-input: number | null }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+input: number | null }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; consult_for?: never; customer?: never; devices?: never; direction?: never; display_name?: never; expert?: never; experts?: never; from?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; remote?: never; session?: never; state?: never; sync?: never } | 
 /**  Something went wrong that the agent should know about. */
 {
 	event: "error",
@@ -422,15 +445,15 @@ export type AgentEvent_Serialize =
 /**  The first event: who the agent is and what the session offers. */
 ({ event: "ready"; 
 /**  The summary. */
-session: SessionInfo }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; state?: never; sync?: never } | 
+session: SessionInfo }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; consult_for?: never; customer?: never; devices?: never; direction?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; remote?: never; state?: never; sync?: never } | 
 /**  The SIP registration changed. */
 ({ event: "registration"; 
 /**  The new state. */
-registration: RegistrationState }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; session?: never; state?: never; sync?: never } | 
+registration: RegistrationState }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; consult_for?: never; customer?: never; devices?: never; direction?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; remote?: never; session?: never; state?: never; sync?: never } | 
 /**  The agent's own state changed. */
 ({ event: "state"; 
 /**  The new state. */
-agent: AgentState }) & { account?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+agent: AgentState }) & { account?: never; call?: never; calls?: never; case?: never; connection?: never; consult_for?: never; customer?: never; devices?: never; direction?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; remote?: never; session?: never; state?: never; sync?: never } | 
 /**  A call is ringing here. */
 ({ event: "incoming"; 
 /**  The call. */
@@ -442,13 +465,22 @@ display_name: string | null;
 /**  The contact-center queue the call came through. */
 queue: string | null; 
 /**  The case id the contact center attached. */
-case: string | null }) & { account?: never; agent?: never; calls?: never; connection?: never; customer?: never; devices?: never; expert?: never; experts?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+case: string | null }) & { account?: never; agent?: never; calls?: never; connection?: never; consult_for?: never; customer?: never; devices?: never; direction?: never; expert?: never; experts?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; reason?: never; registration?: never; remote?: never; session?: never; state?: never; sync?: never } | 
 /**  A call's state changed. */
 ({ event: "call"; 
 /**  The call. */
 call: string; 
 /**  The new state. */
-state: CallState }) & { account?: never; agent?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; sync?: never } | 
+state: CallState; 
+/**  Who started it. */
+direction: CallDirection; 
+/**  The other party. */
+remote: Party_Serialize; 
+/**
+ *  For the call to an expert in a warm transfer: the customer's
+ *  call it consults for.
+ */
+consult_for: string | null }) & { account?: never; agent?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; sync?: never } | 
 /**  A transfer moved on. */
 ({ event: "transfer"; 
 /**  The customer's call. */
@@ -456,7 +488,7 @@ call: string;
 /**  Where it stands. */
 phase: TransferPhase; 
 /**  Why (for returned and failed). */
-reason: string | null }) & { account?: never; agent?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; query?: never; queue?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+reason: string | null }) & { account?: never; agent?: never; calls?: never; case?: never; connection?: never; consult_for?: never; customer?: never; devices?: never; direction?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; query?: never; queue?: never; registration?: never; remote?: never; session?: never; state?: never; sync?: never } | 
 /**  Call quality, once a second while media flows. */
 ({ event: "quality"; 
 /**  The call. */
@@ -466,7 +498,7 @@ mos: number | null;
 /**  Inter-arrival jitter, ms. */
 jitter_ms: number | null; 
 /**  Packet loss, percent. */
-loss_pct: number | null }) & { account?: never; agent?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+loss_pct: number | null }) & { account?: never; agent?: never; calls?: never; case?: never; connection?: never; consult_for?: never; customer?: never; devices?: never; direction?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; remote?: never; session?: never; state?: never; sync?: never } | 
 /**  A note was saved or its sync state changed. */
 ({ event: "note_saved"; 
 /**  The note's id. */
@@ -476,7 +508,7 @@ call: string | null;
 /**  Where it stands. */
 sync: NoteSync; 
 /**  Why, when it failed. */
-reason: string | null }) & { account?: never; agent?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; on?: never; phase?: never; query?: never; queue?: never; registration?: never; session?: never; state?: never } | 
+reason: string | null }) & { account?: never; agent?: never; calls?: never; case?: never; connection?: never; consult_for?: never; customer?: never; devices?: never; direction?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; on?: never; phase?: never; query?: never; queue?: never; registration?: never; remote?: never; session?: never; state?: never } | 
 /**
  *  Who is calling (screen pop): sent on ringing, from the cache or
  *  marked loading, and again when the CRM answers.
@@ -485,50 +517,50 @@ reason: string | null }) & { account?: never; agent?: never; calls?: never; case
 /**  The call. */
 call: string; 
 /**  What is known. */
-customer: CustomerContext_Serialize }) & { account?: never; agent?: never; calls?: never; case?: never; connection?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+customer: CustomerContext_Serialize }) & { account?: never; agent?: never; calls?: never; case?: never; connection?: never; consult_for?: never; devices?: never; direction?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; remote?: never; session?: never; state?: never; sync?: never } | 
 /**  The answer to `experts`: matching Teams users with their presence. */
 ({ event: "experts"; 
 /**  The query it answers. */
 query: string; 
 /**  Favourites first, then by name. */
-experts: Expert_Serialize[] }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+experts: Expert_Serialize[] }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; consult_for?: never; customer?: never; devices?: never; direction?: never; display_name?: never; expert?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; queue?: never; reason?: never; registration?: never; remote?: never; session?: never; state?: never; sync?: never } | 
 /**  An expert's Teams presence changed. */
 ({ event: "presence"; 
 /**  The expert, with the new presence. */
-expert: Expert_Serialize }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+expert: Expert_Serialize }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; consult_for?: never; customer?: never; devices?: never; direction?: never; display_name?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; remote?: never; session?: never; state?: never; sync?: never } | 
 /**  The Microsoft 365 account changed. */
 ({ event: "account"; 
 /**  Where it stands. */
-account: AccountState }) & { agent?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+account: AccountState }) & { agent?: never; call?: never; calls?: never; case?: never; connection?: never; consult_for?: never; customer?: never; devices?: never; direction?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; remote?: never; session?: never; state?: never; sync?: never } | 
 /**  Note sync as a whole changed. */
 ({ event: "sync"; 
 /**  Pending, conflicts, offline. */
-sync: SyncStatus }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never } | 
+sync: SyncStatus }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; consult_for?: never; customer?: never; devices?: never; direction?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; remote?: never; session?: never; state?: never } | 
 /**  The answer to `history`: calls, newest first. */
 ({ event: "history"; 
 /**  The query it answers. */
 query: string; 
 /**  Matching calls. */
-calls: HistoryEntry_Serialize[] }) & { account?: never; agent?: never; call?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+calls: HistoryEntry_Serialize[] }) & { account?: never; agent?: never; call?: never; case?: never; connection?: never; consult_for?: never; customer?: never; devices?: never; direction?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; queue?: never; reason?: never; registration?: never; remote?: never; session?: never; state?: never; sync?: never } | 
 /**  The answer to `devices`, and after any device change. */
 ({ event: "devices"; 
 /**  Devices and choices. */
-devices: AudioDevices }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+devices: AudioDevices }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; consult_for?: never; customer?: never; direction?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; remote?: never; session?: never; state?: never; sync?: never } | 
 /**  The connection settings, after `connection` or a save. */
 ({ event: "connection"; 
 /**  The settings, their file, and whether they are locked or saved. */
-connection: ConnectionView_Serialize }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+connection: ConnectionView_Serialize }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; consult_for?: never; customer?: never; devices?: never; direction?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; remote?: never; session?: never; state?: never; sync?: never } | 
 /**
  *  The microphone was muted or unmuted (from the window, a global
  *  shortcut or the CLI); it stays so until changed.
  */
 ({ event: "mute"; 
 /**  Muted. */
-on: boolean }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+on: boolean }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; consult_for?: never; customer?: never; devices?: never; direction?: never; display_name?: never; expert?: never; experts?: never; from?: never; input?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; remote?: never; session?: never; state?: never; sync?: never } | 
 /**  The microphone's level while settings shows the meter, 0 to 1. */
 ({ event: "level"; 
 /**  Peak level over the last 50 ms. */
-input: number | null }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; customer?: never; devices?: never; display_name?: never; expert?: never; experts?: never; from?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; session?: never; state?: never; sync?: never } | 
+input: number | null }) & { account?: never; agent?: never; call?: never; calls?: never; case?: never; connection?: never; consult_for?: never; customer?: never; devices?: never; direction?: never; display_name?: never; expert?: never; experts?: never; from?: never; jitter_ms?: never; loss_pct?: never; mos?: never; note?: never; on?: never; phase?: never; query?: never; queue?: never; reason?: never; registration?: never; remote?: never; session?: never; state?: never; sync?: never } | 
 /**  Something went wrong that the agent should know about. */
 {
 	event: "error",
@@ -617,6 +649,13 @@ export type Backend =
 "lab" | 
 /**  A real SBC and tenant from the configuration file. */
 "configured";
+
+/**  Who started a call. */
+export type CallDirection = 
+/**  The other party called (a routed customer, a colleague). */
+"inbound" | 
+/**  The agent called (a dialled number, an expert, a transfer target). */
+"outbound";
 
 /**  One call's state. */
 export type CallState = 
@@ -822,6 +861,14 @@ export type ErrorCode =
 "store" | 
 /**  Microsoft 365 sign-in or Graph failed. */
 "microsoft365" | 
+/**  The far end refused a hold, resume or reconnect; the call is as it was. */
+"offer_refused" | 
+/**  A call's audio connection failed. */
+"media_connectivity" | 
+/**  Wrap-up needs a disposition first. */
+"disposition_required" | 
+/**  The disk is full: the last change was not saved. */
+"disk_full" | 
 /**  Anything else; the message says what. */
 "internal";
 
@@ -986,6 +1033,25 @@ export type NoteSync =
 /**  The CRM refused it; the reason says why. */
 "failed";
 
+/**  The other party of a call. */
+export type Party = Party_Serialize | Party_Deserialize;
+
+/**  The other party of a call. */
+export type Party_Deserialize = {
+	/**  The number (E.164 where possible) or SIP address. */
+	number: string,
+	/**  The name the network gave, as text. */
+	name?: string | null,
+};
+
+/**  The other party of a call. */
+export type Party_Serialize = {
+	/**  The number (E.164 where possible) or SIP address. */
+	number: string,
+	/**  The name the network gave, as text. */
+	name: string | null,
+};
+
 /**
  *  A password in a command: never shown by `Debug` (commands are logged
  *  when refused).
@@ -1083,7 +1149,12 @@ export type TransferMode =
 /**  Consult first (the customer is held), then complete or cancel. */
 "warm" | 
 /**  Hand over at once. */
-"blind";
+"blind" | 
+/**
+ *  Call the expert (the customer is held) and join all three as soon
+ *  as the expert answers; then complete or leave as in a warm transfer.
+ */
+"conference";
 
 /**  The phase of a transfer, as the agent sees it. */
 export type TransferPhase = 

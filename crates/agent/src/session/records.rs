@@ -18,6 +18,7 @@ use warmline_store::{
     PhoneNormaliser, RetryPolicy, Store, SyncPoll, SyncState, Timestamp, Transfer, TransferKind, TransferOutcome,
 };
 
+use super::writer::Writer;
 use crate::view::{ContextSource, CustomerContext, Field, HistoryEntry, PastInteraction, PastNote, SyncStatus};
 use crate::{AgentEvent, CallId, Error, NoteSync};
 
@@ -48,12 +49,17 @@ fn now() -> Timestamp {
 }
 
 fn store_err(e: warmline_store::Error) -> Error {
-    Error::Store(e.to_string())
+    match e {
+        warmline_store::Error::DiskFull => Error::DiskFull,
+        other => Error::Store(other.to_string()),
+    }
 }
 
 /// The store and the CRM, as the session task uses them.
 pub(super) struct Records {
     store: Option<Arc<Store>>,
+    /// Every write, off the session task.
+    writer: Option<Writer>,
     crm: Option<RestConnector>,
     phones: PhoneNormaliser,
     /// Wakes the sync worker after a save.
@@ -83,7 +89,11 @@ impl Records {
             tokio::spawn(sync_loop(Arc::clone(store), crm, Arc::clone(&saved), Arc::clone(&stop), events.clone()));
         }
         let local_only = crm.is_none();
-        let records = Records { store, crm, phones: PhoneNormaliser::new(country_code), saved, stop, lookups };
+        let writer = match &store {
+            Some(store) => Some(Writer::start(Arc::clone(store), events.clone())?),
+            None => None,
+        };
+        let records = Records { store, writer, crm, phones: PhoneNormaliser::new(country_code), saved, stop, lookups };
         // With a CRM the sync worker reports; without one, say so here.
         if local_only && let Some(status) = records.sync_status(true) {
             let _ = events.send(AgentEvent::Sync { sync: status });
@@ -105,39 +115,35 @@ impl Records {
 
     /// A new call into the history.
     pub fn call_started(&self, start: CallStart) {
-        let Some(store) = &self.store else { return };
-        if let Err(e) = store.record_call_started(&start) {
-            tracing::warn!("history: {e}");
+        if let Some(w) = &self.writer {
+            w.record("call started", move |s| s.record_call_started(&start));
         }
     }
 
     pub fn call_answered(&self, uid: &str) {
-        if let Some(store) = &self.store
-            && let Err(e) = store.record_call_answered(uid, now())
-        {
-            tracing::warn!("history: {e}");
+        let (uid, at) = (uid.to_owned(), now());
+        if let Some(w) = &self.writer {
+            w.record("call answered", move |s| s.record_call_answered(&uid, at));
         }
     }
 
     pub fn call_ended(&self, uid: &str) {
-        if let Some(store) = &self.store
-            && let Err(e) = store.record_call_ended(uid, now(), None)
-        {
-            tracing::warn!("history: {e}");
+        let (uid, at) = (uid.to_owned(), now());
+        if let Some(w) = &self.writer {
+            w.record("call ended", move |s| s.record_call_ended(&uid, at, None));
         }
     }
 
     pub fn quality(&self, uid: &str, mos: f64, loss_percent: f64, jitter_ms: f64) {
-        if let Some(store) = &self.store
-            && let Err(e) =
-                store.record_call_quality(uid, warmline_store::QualitySummary { mos, loss_percent, jitter_ms })
-        {
-            tracing::warn!("history: {e}");
+        let uid = uid.to_owned();
+        if let Some(w) = &self.writer {
+            w.record("call quality", move |s| {
+                s.record_call_quality(&uid, warmline_store::QualitySummary { mos, loss_percent, jitter_ms })
+            });
         }
     }
 
     pub fn transfer(&self, uid: &str, target: &str, warm: bool, outcome: TransferOutcome, reason: Option<String>) {
-        let Some(store) = &self.store else { return };
         let t = Transfer {
             at: now(),
             target: target.to_owned(),
@@ -146,42 +152,64 @@ impl Records {
             outcome,
             reason,
         };
-        if let Err(e) = store.record_transfer(uid, &t) {
-            tracing::warn!("history: {e}");
+        let uid = uid.to_owned();
+        if let Some(w) = &self.writer {
+            w.record("transfer", move |s| s.record_transfer(&uid, &t).map(|_| ()));
         }
     }
 
-    pub fn disposition(&self, uid: &str, code: &str) -> Result<(), Error> {
-        let store = self.store.as_ref().ok_or(Error::NotAvailable("wrap-up records without a local store"))?;
-        store.record_disposition(uid, code).map_err(store_err)
+    /// Records a disposition; the answer says whether it was saved.
+    pub fn disposition(&self, uid: &str, code: &str) -> Stored<()> {
+        let (uid, code) = (uid.to_owned(), code.to_owned());
+        self.stored("wrap-up records", move |store| store.record_disposition(&uid, &code).map_err(store_err))
     }
 
     /// Saves a note: a new one, or a new revision of `note`. The store
-    /// commits and queues it for the CRM in one transaction.
+    /// commits and queues it for the CRM in one transaction; the answer is
+    /// the note's id once it is durable.
     pub fn save_note(
         &self,
         note: Option<&str>,
         text: &str,
         call_uid: Option<&str>,
         customer: Option<&str>,
-    ) -> Result<String, Error> {
-        let store = self.store.as_ref().ok_or(Error::NotAvailable("notes without a local store"))?;
-        let id = match note {
-            Some(n) => NoteId(n.parse().map_err(|_| Error::Invalid(format!("no note {n}")))?),
-            None => store
-                .create_note(
-                    &NewNote {
-                        call_uid: call_uid.map(str::to_owned),
-                        customer_ref: customer.map(str::to_owned),
-                        body: String::new(),
-                    },
-                    now(),
-                )
-                .map_err(store_err)?,
+    ) -> Stored<String> {
+        let note = match note.map(|n| n.parse::<i64>().map(NoteId)) {
+            Some(Err(_)) => return Stored::failed(Error::Invalid(format!("no note {}", note.unwrap_or_default()))),
+            Some(Ok(id)) => Some(id),
+            None => None,
         };
-        store.save_note(id, text, now()).map_err(store_err)?;
-        self.saved.notify_one();
-        Ok(id.0.to_string())
+        let new = NewNote {
+            call_uid: call_uid.map(str::to_owned),
+            customer_ref: customer.map(str::to_owned),
+            body: String::new(),
+        };
+        let (text, saved) = (text.to_owned(), Arc::clone(&self.saved));
+        self.stored("notes", move |store| {
+            let id = match note {
+                Some(id) => id,
+                None => store.create_note(&new, now()).map_err(store_err)?,
+            };
+            store.save_note(id, &text, now()).map_err(store_err)?;
+            saved.notify_one();
+            Ok(id.0.to_string())
+        })
+    }
+
+    /// `f` on the store's writer, or `what` is not available without a store.
+    fn stored<T: Send + 'static>(
+        &self,
+        what: &'static str,
+        f: impl FnOnce(&Store) -> Result<T, Error> + Send + 'static,
+    ) -> Stored<T> {
+        match &self.writer {
+            Some(w) => Stored(w.ask(f)),
+            None => Stored::failed(Error::NotAvailable(match what {
+                "notes" => "notes without a local store",
+                "history" => "call history without a local store",
+                _ => "wrap-up records without a local store",
+            })),
+        }
     }
 
     /// The screen pop from the cache, and a CRM lookup started in the
@@ -295,9 +323,32 @@ impl Records {
         }
     }
 
-    /// Calls, newest first, whose number, name or notes match `query`.
-    pub fn history(&self, query: &str) -> Result<Vec<HistoryEntry>, Error> {
-        let store = self.store.as_ref().ok_or(Error::NotAvailable("call history without a local store"))?;
+    /// Calls, newest first, whose number, name or notes match `query`
+    /// (read after every write queued before it).
+    pub fn history(&self, query: &str) -> Stored<Vec<HistoryEntry>> {
+        let query = query.to_owned();
+        self.stored("history", move |store| history(store, &query))
+    }
+}
+
+/// The answer of a store operation that runs on the writer.
+pub(super) struct Stored<T>(tokio::sync::oneshot::Receiver<Result<T, Error>>);
+
+impl<T> Stored<T> {
+    fn failed(e: Error) -> Self {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let _ = tx.send(Err(e));
+        Stored(rx)
+    }
+
+    /// Waits for the answer.
+    pub async fn answer(self) -> Result<T, Error> {
+        self.0.await.unwrap_or_else(|_| Err(Error::Store("the store's writer has stopped".into())))
+    }
+}
+
+fn history(store: &Store, query: &str) -> Result<Vec<HistoryEntry>, Error> {
+    {
         let calls = store.recent_calls(None, 200).map_err(store_err)?;
         let q = query.trim().to_lowercase();
         let mut out = Vec::new();

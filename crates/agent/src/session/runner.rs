@@ -154,6 +154,10 @@ fn media_err(e: warmline_media::Error) -> Error {
     Error::Media(e)
 }
 
+/// A command's outcome that comes later (the store's writer answering):
+/// the reply waits for it, the session task does not.
+type Later = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Error>> + Send>>;
+
 /// The time call control is told: the runtime's clock (paused in tests).
 fn now() -> Instant {
     tokio::time::Instant::now().into_std()
@@ -237,7 +241,16 @@ impl Runner {
                         }
                     };
                     let quit = command == AgentCommand::Quit;
-                    let result = if quit { self.quit().await; Ok(()) } else { self.command(command).await };
+                    let result = if quit { self.quit().await; Ok(()) } else {
+                        match self.stored_command(command) {
+                            Ok(Ok(later)) => {
+                                tokio::spawn(async move { let _ = reply.send(later.await); });
+                                continue;
+                            }
+                            Ok(Err(e)) => Err(e),
+                            Err(command) => self.command(*command).await,
+                        }
+                    };
                     let _ = reply.send(result);
                     if quit {
                         return;
@@ -348,6 +361,18 @@ impl Runner {
         }
     }
 
+    /// The commands the store answers: their replies come from its writer.
+    /// Any other command comes back as it was.
+    fn stored_command(&mut self, command: AgentCommand) -> Result<Result<Later, Error>, Box<AgentCommand>> {
+        Ok(match command {
+            AgentCommand::Note { text, note, call } => self.note(&text, note.as_deref(), call.as_deref()),
+            AgentCommand::Wrapup { disposition } => self.disposition(&disposition, true),
+            AgentCommand::Disposition { disposition } => self.disposition(&disposition, false),
+            AgentCommand::History { query } => Ok(self.history(query)),
+            other => return Err(Box::new(other)),
+        })
+    }
+
     async fn command(&mut self, command: AgentCommand) -> Result<(), Error> {
         match command {
             AgentCommand::State { state, reason } => self.choose_state(state, reason),
@@ -382,14 +407,10 @@ impl Runner {
             AgentCommand::CompleteTransfer => self.complete_transfer().await,
             AgentCommand::CancelTransfer => self.cancel_transfer().await,
             AgentCommand::Conference => self.conference().await,
-            AgentCommand::Note { text, note, call } => self.note(&text, note.as_deref(), call.as_deref()),
-            AgentCommand::Wrapup { disposition } => self.disposition(&disposition, true),
-            AgentCommand::Disposition { disposition } => self.disposition(&disposition, false),
-            AgentCommand::History { query } => {
-                let calls = self.records.history(&query)?;
-                self.emit(AgentEvent::History { query, calls });
-                Ok(())
-            }
+            AgentCommand::Note { .. }
+            | AgentCommand::Wrapup { .. }
+            | AgentCommand::Disposition { .. }
+            | AgentCommand::History { .. } => Err(Error::Invalid("answered by the store".into())),
             AgentCommand::Experts { .. }
             | AgentCommand::Favourite { .. }
             | AgentCommand::SignIn

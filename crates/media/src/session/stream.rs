@@ -753,7 +753,7 @@ mod tests {
         feed.send(1_000, 1, COMFORT_NOISE_PT, 160, 1);
         assert_eq!(feed.inbound.codec, RecvCodec::G711(G711::Pcmu), "comfort noise is not Opus");
         let quiet = feed.idle(1_020, 3_000);
-        assert!(quiet.iter().filter(|p| **p == Playout::Idle).count() > 90, "the buffer drains to silence");
+        assert!(quiet.iter().filter(|p| **p == Playout::Idle).count() > 80, "the buffer drains to silence");
         let resumed = feed.send(3_000, 50, 0, 160, 1);
         assert_eq!(frames(&resumed), 50, "speech after comfort noise plays at once: {:?}", feed.inbound.jb.stats());
         let s = feed.inbound.jb.stats();

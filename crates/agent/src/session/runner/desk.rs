@@ -3,7 +3,7 @@
 //! settings screen.
 
 use super::super::records::Lookup;
-use super::{Runner, call_name};
+use super::{Later, Runner, call_name};
 use crate::commands::Password;
 use crate::control::desk::DeskRefusal;
 use crate::{AgentEvent, AgentState, ChosenState, Error};
@@ -21,22 +21,24 @@ impl Runner {
     }
 
     /// Records a disposition on the call in wrap-up (or the last call)
-    /// the moment it is chosen; `finish` ends wrap-up too.
-    pub(super) fn disposition(&mut self, disposition: &str, finish: bool) -> Result<(), Error> {
+    /// the moment it is chosen; `finish` ends wrap-up too. The store
+    /// writes it off this task; the reply waits for it.
+    pub(super) fn disposition(&mut self, disposition: &str, finish: bool) -> Result<Later, Error> {
         let code = disposition.trim();
         if !self.config.agent.dispositions.iter().any(|(c, _)| c == code) {
             let known: Vec<&str> = self.config.agent.dispositions.iter().map(|(c, _)| c.as_str()).collect();
             return Err(Error::Invalid(format!("unknown disposition {code:?}; use one of {}", known.join(", "))));
         }
         let uid = self.desk.disposition(code, finish).map_err(desk_refused)?;
-        self.records.disposition(&uid, code)?;
+        let stored = self.records.disposition(&uid, code);
         self.show_state();
-        Ok(())
+        Ok(Box::pin(stored.answer()))
     }
 
     /// Saves a note on the named call, the one live call, the call in
-    /// wrap-up or the last call, in that order.
-    pub(super) fn note(&mut self, text: &str, note: Option<&str>, call: Option<&str>) -> Result<(), Error> {
+    /// wrap-up or the last call, in that order. The reply and the
+    /// `note_saved` event follow once the store has it.
+    pub(super) fn note(&mut self, text: &str, note: Option<&str>, call: Option<&str>) -> Result<Later, Error> {
         let (uid, customer, name) = match call {
             Some(name) => {
                 let id = self.pick(Some(name), |_| true, "")?;
@@ -51,9 +53,29 @@ impl Runner {
                 }
             },
         };
-        let id = self.records.save_note(note, text, uid.as_deref(), customer.as_deref())?;
-        self.emit(AgentEvent::NoteSaved { note: id, call: name, sync: crate::NoteSync::SavedLocally, reason: None });
-        Ok(())
+        let stored = self.records.save_note(note, text, uid.as_deref(), customer.as_deref());
+        let events = self.events.clone();
+        Ok(Box::pin(async move {
+            let note = stored.answer().await?;
+            let _ = events.send(AgentEvent::NoteSaved {
+                note,
+                call: name,
+                sync: crate::NoteSync::SavedLocally,
+                reason: None,
+            });
+            Ok(())
+        }))
+    }
+
+    /// The history matching `query`, read after every write before it.
+    pub(super) fn history(&mut self, query: String) -> Later {
+        let stored = self.records.history(&query);
+        let events = self.events.clone();
+        Box::pin(async move {
+            let calls = stored.answer().await?;
+            let _ = events.send(AgentEvent::History { query, calls });
+            Ok(())
+        })
     }
 
     /// The CRM answered a screen-pop lookup.
