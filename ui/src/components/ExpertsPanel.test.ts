@@ -114,7 +114,7 @@ describe("ExpertsPanel", () => {
     expect(screen.getByRole("button", { name: "Favourite: Amara Okafor" }).getAttribute("aria-pressed")).toBe("false");
   });
 
-  it("Conference consults first, then joins everyone when the expert answers", async () => {
+  it("Conference asks the agent to join everyone when the expert answers", async () => {
     h = await connectMock();
     const call = h.mock.ring();
     await h.mock.command({ cmd: "answer", call });
@@ -122,11 +122,8 @@ describe("ExpertsPanel", () => {
     await advance(300);
     await fireEvent.click(screen.getByRole("button", { name: "Conference with Amara Okafor" }));
     await advance(2500);
-    expect(h.sent.slice(-2)).toEqual([
-      { cmd: "transfer", to: "+442079460100", mode: "warm", call },
-      { cmd: "conference" },
-    ]);
-    expect(agent.view.calls[call]?.conference).toBe(true);
+    expect(h.sent.at(-1)).toEqual({ cmd: "transfer", to: "+442079460100", mode: "conference", call });
+    expect(agent.view.calls[call]?.transfer?.phase).toBe("conference");
   });
 
   it("asks to sign in when Microsoft 365 is signed out", async () => {

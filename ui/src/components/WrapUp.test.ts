@@ -40,6 +40,23 @@ describe("WrapUp", () => {
     expect(h.sent.at(-1)).toEqual({ cmd: "wrapup", disposition: "callback" });
   });
 
+  it("records the disposition as soon as it is picked, so wrap-up's time running out loses nothing", async () => {
+    h = await connectMock();
+    await intoWrapUp(h);
+    render(WrapUp);
+    await fireEvent.click(screen.getByLabelText("Escalated"));
+    await advance();
+    expect(h.sent.at(-1)).toEqual({ cmd: "disposition", disposition: "escalated" });
+    expect(agent.view.agent.state).toBe("wrap_up");
+    await fireEvent.click(screen.getByLabelText("Resolved"));
+    await fireEvent.submit(screen.getByTestId("wrapup"));
+    await advance();
+    expect(h.sent.slice(-2)).toEqual([
+      { cmd: "disposition", disposition: "resolved" },
+      { cmd: "wrapup", disposition: "resolved" },
+    ]);
+  });
+
   it("keeps an administrator's labels and puts unknown codes into words", async () => {
     h = await connectMock();
     const session = agent.view.session!;

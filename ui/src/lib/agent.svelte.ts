@@ -18,20 +18,9 @@ import {
 class AgentStore {
   view = $state.raw<View>(initialView(Date.now()));
   private unsubscribe: (() => void) | null = null;
-  /** A customer's call whose consult should become a three-way call once the expert answers. */
-  private conferenceFor: string | null = null;
 
   apply(event: AgentEvent): void {
     this.view = fold(this.view, event, Date.now());
-    if (this.conferenceFor && event.event === "transfer" && event.call === this.conferenceFor) {
-      if (event.phase === "consulting") void this.send({ cmd: "conference" });
-      if (event.phase !== "dialling_expert") this.conferenceFor = null;
-    }
-  }
-
-  /** The expert's "Conference" button: consult first, join everyone when they answer. */
-  conferenceWhenConsulting(call: string): void {
-    this.conferenceFor = call;
   }
 
   /** Follows `b` (the app's backend by default) and rebuilds state from its snapshot. */
@@ -96,7 +85,6 @@ class AgentStore {
   /** Back to nothing (tests). */
   reset(): void {
     this.disconnect();
-    this.conferenceFor = null;
     this.view = initialView(Date.now());
   }
 }

@@ -1,8 +1,23 @@
+import type { CallState } from "../bindings";
 import { afterCommand, beforeCommand, consultOf, focusCall, fold, initialView, liveCalls, ringingCalls, type AgentEvent, type View } from "./fold";
 
 function replay(events: AgentEvent[], start: View = initialView(0)): View {
   return events.reduce((v, e, i) => fold(v, e, 1000 * (i + 1)), start);
 }
+
+/** A `call` event as the agent sends it; c1 is the customer's inbound call, others are outbound unless said. */
+function callEv(call: string, state: CallState, more: Partial<Pick<CallEvent, "direction" | "remote" | "consult_for">> = {}): AgentEvent {
+  return {
+    event: "call",
+    call,
+    state,
+    direction: call === "c1" ? "inbound" : "outbound",
+    remote: call === "c1" ? { number: "+441", name: "Ann" } : { number: "+4420", name: null },
+    consult_for: call === "c2" ? "c1" : null,
+    ...more,
+  };
+}
+type CallEvent = Extract<AgentEvent, { event: "call" }>;
 
 const incoming: AgentEvent = { event: "incoming", call: "c1", from: "+441", display_name: "Ann", queue: "Billing", case: "CS-1" };
 
@@ -21,15 +36,15 @@ describe("fold", () => {
   });
 
   it("rings, connects with a timer start and ends into wrap-up", () => {
-    let v = replay([incoming, { event: "call", call: "c1", state: { state: "ringing" } }]);
+    let v = replay([incoming, callEv("c1", { state: "ringing" })]);
     expect(ringingCalls(v).map((c) => c.id)).toEqual(["c1"]);
     expect(v.calls.c1?.name).toBe("Ann");
-    v = fold(v, { event: "call", call: "c1", state: { state: "connected" } }, 5000);
+    v = fold(v, callEv("c1", { state: "connected" }), 5000);
     expect(v.calls.c1?.connectedAt).toBe(5000);
-    v = fold(v, { event: "call", call: "c1", state: { state: "held" } }, 6000);
-    v = fold(v, { event: "call", call: "c1", state: { state: "connected" } }, 7000);
+    v = fold(v, callEv("c1", { state: "held" }), 6000);
+    v = fold(v, callEv("c1", { state: "connected" }), 7000);
     expect(v.calls.c1?.connectedAt).toBe(5000);
-    v = fold(v, { event: "call", call: "c1", state: { state: "ended", reason: "bye" } }, 8000);
+    v = fold(v, callEv("c1", { state: "ended", reason: "bye" }), 8000);
     v = fold(v, { event: "state", agent: { state: "wrap_up", seconds_left: 30 } }, 8000);
     expect(liveCalls(v)).toEqual([]);
     expect(v.wrapUpCall).toBe("c1");
@@ -57,11 +72,11 @@ describe("fold", () => {
   });
 
   it("names the consult leg after the transfer the agent asked for", () => {
-    let v = replay([incoming, { event: "call", call: "c1", state: { state: "connected" } }]);
+    let v = replay([incoming, callEv("c1", { state: "connected" })]);
     v = beforeCommand(v, { cmd: "transfer", to: "+4420", mode: "warm", call: "c1" }, "Amara");
-    v = fold(v, { event: "call", call: "c1", state: { state: "held" } }, 10);
+    v = fold(v, callEv("c1", { state: "held" }), 10);
     v = fold(v, { event: "transfer", call: "c1", phase: "dialling_expert" }, 11);
-    v = fold(v, { event: "call", call: "c2", state: { state: "dialing" } }, 12);
+    v = fold(v, callEv("c2", { state: "dialing" }), 12);
     expect(v.calls.c2).toMatchObject({ consultFor: "c1", remote: "+4420", name: "Amara" });
     expect(v.calls.c1?.transfer).toMatchObject({ phase: "dialling_expert", target: "Amara", mode: "warm" });
     expect(consultOf(v, "c1")?.id).toBe("c2");
@@ -73,7 +88,7 @@ describe("fold", () => {
 
   it("names an outbound call after the number dialled", () => {
     let v = beforeCommand(initialView(0), { cmd: "dial", to: "+3491" });
-    v = fold(v, { event: "call", call: "o1", state: { state: "dialing" } }, 1);
+    v = fold(v, callEv("o1", { state: "dialing" }), 1);
     expect(v.calls.o1).toMatchObject({ direction: "outbound", remote: "+3491" });
     expect(v.pendingDial).toBeNull();
   });

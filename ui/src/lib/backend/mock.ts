@@ -218,7 +218,7 @@ export function mockBackend(options: MockOptions = {}): MockBackend {
   let callSeq = 0;
   let noteSeq = 0;
   let customerSeq = 0;
-  let transfer: { customer: string; consult: string; to: string } | null = null;
+  let transfer: { customer: string; consult: string; to: string; conference: boolean } | null = null;
   /** Where completed transfers went, by the customer's call: the target as dialled, as the agent records it. */
   const transferredTo = new Map<string, string>();
   let meter: ReturnType<typeof setInterval> | null = null;
@@ -266,9 +266,20 @@ export function mockBackend(options: MockOptions = {}): MockBackend {
     agent = next;
     emit({ event: "state", agent });
   }
+  /** A call event as the agent sends it: who started the call, the other party, the customer a consult is for. */
+  function callEvent(c: SimCall): AgentEvent {
+    return {
+      event: "call",
+      call: c.id,
+      state: c.state,
+      direction: c.customer ? "inbound" : "outbound",
+      remote: { number: c.remote, name: c.customer?.displayName ?? null },
+      consult_for: c.consultFor,
+    };
+  }
   function setCall(c: SimCall, state: CallState): void {
     c.state = state;
-    emit({ event: "call", call: c.id, state });
+    emit(callEvent(c));
     if (state.state === "ended") {
       calls.delete(c.id);
       if (c.consultFor) recordConsult(c);
@@ -381,7 +392,7 @@ export function mockBackend(options: MockOptions = {}): MockBackend {
       queue: customer.queue,
       case: customer.case,
     });
-    emit({ event: "call", call: id, state: { state: "ringing" } });
+    emit(callEvent(c));
     const first = contextFor(customer, !customer.unknown);
     contexts.set(id, first);
     emit({ event: "context", call: id, customer: first });
@@ -442,7 +453,7 @@ export function mockBackend(options: MockOptions = {}): MockBackend {
     wrapTimer = null;
     if (wrapEntry) {
       const call = wrapEntry.call;
-      wrapEntry.disposition = disposition;
+      wrapEntry.disposition = disposition ?? wrapEntry.disposition;
       wrapEntry.notes = [...notes.values()].filter((n) => n.call === call).map((n) => n.text).join("\n");
     }
     wrapCall = null;
@@ -629,7 +640,7 @@ export function mockBackend(options: MockOptions = {}): MockBackend {
         const id = `call-${++callSeq}`;
         const leg: SimCall = { id, state: { state: "dialing" }, customer: null, remote: cmd.to, consultFor: c.id, answered: false, startedMs: Date.now(), answeredMs: null };
         calls.set(id, leg);
-        transfer = { customer: c.id, consult: id, to: cmd.to };
+        transfer = { customer: c.id, consult: id, to: cmd.to, conference: cmd.mode === "conference" };
         emit({ event: "transfer", call: c.id, phase: "dialling_expert" });
         setCall(leg, { state: "dialing" });
         later(500, () => calls.has(id) && setCall(leg, { state: "ringing" }));
@@ -645,7 +656,11 @@ export function mockBackend(options: MockOptions = {}): MockBackend {
           leg.answered = true;
           leg.answeredMs = Date.now();
           setCall(leg, { state: "connected" });
-          emit({ event: "transfer", call: c.id, phase: "consulting" });
+          if (transfer.conference) {
+            // As the agent does: all three are joined as soon as the expert answers.
+            setCall(c, { state: "connected" });
+            emit({ event: "transfer", call: c.id, phase: "conference" });
+          } else emit({ event: "transfer", call: c.id, phase: "consulting" });
         });
         return OK;
       }
@@ -658,6 +673,13 @@ export function mockBackend(options: MockOptions = {}): MockBackend {
         if (!customer || !leg) return fail("no_call", "The transfer's calls are gone.");
         if (cmd.cmd !== "cancel_transfer" && leg.state.state !== "connected") return fail("signalling", "The expert has not answered yet.");
         const t = transfer;
+        if (cmd.cmd === "conference") {
+          if (t.conference) return fail("invalid_command", "The calls are already joined.");
+          t.conference = true;
+          setCall(customer, { state: "connected" });
+          emit({ event: "transfer", call: customer.id, phase: "conference" });
+          return OK;
+        }
         transfer = null;
         if (cmd.cmd === "complete_transfer") {
           emit({ event: "transfer", call: customer.id, phase: "completed" });
@@ -665,11 +687,9 @@ export function mockBackend(options: MockOptions = {}): MockBackend {
           setCall(leg, { state: "ended", reason: "Transferred" });
           const name = expertList.find((e) => e.dial === t.to)?.name ?? t.to;
           endCall(customer, `Transferred to ${name}`);
-        } else if (cmd.cmd === "cancel_transfer") {
+        } else {
           setCall(leg, { state: "ended", reason: "Consult cancelled" });
           emit({ event: "transfer", call: customer.id, phase: "returned", reason: "Cancelled by the agent" });
-          setCall(customer, { state: "connected" });
-        } else {
           setCall(customer, { state: "connected" });
         }
         return OK;
@@ -680,6 +700,13 @@ export function mockBackend(options: MockOptions = {}): MockBackend {
         if (agent.state !== "wrap_up") return fail("invalid_command", "There is no call to wrap up.");
         if (!session.dispositions.some((d) => d.code === cmd.disposition)) return fail("invalid_command", `Unknown disposition ${cmd.disposition}.`);
         finishWrapUp(cmd.disposition);
+        return OK;
+      }
+      case "disposition": {
+        if (!wrapEntry) return fail("no_call", "There is no call to record a disposition for.");
+        if (!session.dispositions.some((d) => d.code === cmd.disposition)) return fail("invalid_command", `Unknown disposition ${cmd.disposition}.`);
+        // Recorded now: it stays when wrap-up's time runs out.
+        wrapEntry.disposition = cmd.disposition;
         return OK;
       }
       case "experts":
@@ -823,7 +850,7 @@ export function mockBackend(options: MockOptions = {}): MockBackend {
         const ctx = contexts.get(c.id);
         if (c.customer && !c.consultFor)
           events.push({ event: "incoming", call: c.id, from: c.remote, display_name: c.customer.displayName, queue: c.customer.queue, case: c.customer.case });
-        events.push({ event: "call", call: c.id, state: c.state });
+        events.push(callEvent(c));
         if (ctx) events.push({ event: "context", call: c.id, customer: ctx });
       }
       return { status: "ok", data: events };

@@ -297,6 +297,12 @@ export const en = {
   "error.no_call": "No call for that",
   "error.invalid_command": "That cannot be done now",
   "error.session_closed": "The session has ended",
+  "error.store": "Could not save",
+  "error.microsoft365": "Microsoft 365 problem",
+  "error.offer_refused": "The other side refused; the call is as it was, try again",
+  "error.media_connectivity": "The call's audio connection failed",
+  "error.disposition_required": "Choose a disposition first",
+  "error.disk_full": "Disk full: the last change was not saved",
   "error.internal": "Something went wrong",
 
   "system.title": "System check",

@@ -298,6 +298,12 @@ export const es: Record<MessageKey, string> = {
   "error.no_call": "No hay ninguna llamada para eso",
   "error.invalid_command": "Eso no se puede hacer ahora",
   "error.session_closed": "La sesión ha terminado",
+  "error.store": "No se pudo guardar",
+  "error.microsoft365": "Problema con Microsoft 365",
+  "error.offer_refused": "El otro extremo lo rechazó; la llamada sigue igual, inténtelo de nuevo",
+  "error.media_connectivity": "Falló la conexión de audio de la llamada",
+  "error.disposition_required": "Indique primero cómo terminó la llamada",
+  "error.disk_full": "Disco lleno: el último cambio no se guardó",
   "error.internal": "Algo salió mal",
 
   "system.title": "Comprobación del sistema",
