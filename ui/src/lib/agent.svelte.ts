@@ -11,6 +11,7 @@ import {
   dismissToast,
   fold,
   initialView,
+  isKnownEvent,
   setNoteText,
   type View,
 } from "./agent/fold";
@@ -20,6 +21,13 @@ class AgentStore {
   private unsubscribe: (() => void) | null = null;
 
   apply(event: AgentEvent): void {
+    if (!isKnownEvent(event)) {
+      // A newer agent than these bindings: never silently ignored.
+      const kind = String((event as { event: unknown }).event);
+      console.error(`warmline: an agent event of unknown kind "${kind}"`, event);
+      if (import.meta.env.DEV) this.toast("client", `Unknown agent event "${kind}" (the UI's bindings are older than the agent)`);
+      return;
+    }
     this.view = fold(this.view, event, Date.now());
   }
 

@@ -1,5 +1,5 @@
 import type { CallState } from "../bindings";
-import { afterCommand, beforeCommand, consultOf, focusCall, fold, initialView, liveCalls, ringingCalls, type AgentEvent, type View } from "./fold";
+import { afterCommand, beforeCommand, consultOf, focusCall, fold, initialView, isKnownEvent, liveCalls, ringingCalls, type AgentEvent, type View } from "./fold";
 
 function replay(events: AgentEvent[], start: View = initialView(0)): View {
   return events.reduce((v, e, i) => fold(v, e, 1000 * (i + 1)), start);
@@ -86,17 +86,43 @@ describe("fold", () => {
     expect(v.pendingTransfer).toBeNull();
   });
 
-  it("names an outbound call after the number dialled", () => {
-    let v = beforeCommand(initialView(0), { cmd: "dial", to: "+3491" });
-    v = fold(v, callEv("o1", { state: "dialing" }), 1);
-    expect(v.calls.o1).toMatchObject({ direction: "outbound", remote: "+3491" });
-    expect(v.pendingDial).toBeNull();
+  it("takes direction, the remote party and consult_for from the call event, not from what was asked", () => {
+    // No dial or transfer command came first (another window, the CLI, a snapshot after a restart).
+    let v = fold(initialView(0), callEv("o1", { state: "dialing" }, { remote: { number: "+3491", name: "Reception" } }), 1);
+    expect(v.calls.o1).toMatchObject({ direction: "outbound", remote: "+3491", name: "Reception", consultFor: null });
+    v = replay([incoming, callEv("c1", { state: "held" }), callEv("x9", { state: "ringing" }, { consult_for: "c1" })]);
+    expect(consultOf(v, "c1")?.id).toBe("x9");
+    // An inbound call that is not ringing through `incoming` (a colleague calling, seen in a snapshot).
+    v = fold(initialView(0), callEv("i7", { state: "connected" }, { direction: "inbound" }), 1);
+    expect(v.calls.i7?.direction).toBe("inbound");
   });
 
-  it("forgets a failed dial and records mute only when it worked", () => {
-    let v = beforeCommand(initialView(0), { cmd: "dial", to: "x" });
-    v = afterCommand(v, { cmd: "dial", to: "x" }, false);
-    expect(v.pendingDial).toBeNull();
+  it("joins the customer and the expert from the transfer's conference phase until it moves on", () => {
+    let v = replay([incoming, callEv("c1", { state: "connected" })]);
+    v = beforeCommand(v, { cmd: "transfer", to: "+4420", mode: "conference", call: "c1" }, "Amara");
+    v = fold(v, callEv("c1", { state: "held" }), 10);
+    v = fold(v, { event: "transfer", call: "c1", phase: "dialling_expert" }, 11);
+    v = fold(v, callEv("c2", { state: "connected" }), 12);
+    expect(v.calls.c1?.conference).toBe(false);
+    v = fold(v, callEv("c1", { state: "connected" }), 13);
+    v = fold(v, { event: "transfer", call: "c1", phase: "conference" }, 13);
+    expect([v.calls.c1?.conference, v.calls.c2?.conference]).toEqual([true, true]);
+    expect(v.calls.c1?.transfer).toMatchObject({ phase: "conference", mode: "conference", target: "Amara" });
+    // A refused REFER leaves everyone joined, as the agent does.
+    v = fold(v, { event: "transfer", call: "c1", phase: "failed", reason: "403" }, 14);
+    expect(v.calls.c2?.conference).toBe(true);
+  });
+
+  it("knows every event kind, and says so of one it does not know", () => {
+    expect(isKnownEvent({ event: "call" })).toBe(true);
+    expect(isKnownEvent({ event: "teleport" })).toBe(false);
+    expect(isKnownEvent({ event: "toString" })).toBe(false);
+    const v = initialView(0);
+    expect(fold(v, { event: "teleport" } as unknown as AgentEvent, 1)).toBe(v);
+  });
+
+  it("records mute only when it worked", () => {
+    const v = initialView(0);
     expect(afterCommand(v, { cmd: "mute", on: true }, false).muted).toBe(false);
     expect(afterCommand(v, { cmd: "mute", on: true }, true).muted).toBe(true);
   });

@@ -32,7 +32,7 @@ export interface Quality {
 export interface Transfer {
   phase: TransferPhase;
   reason: string | null;
-  /** Who the agent is transferring to (from the command; events do not say). */
+  /** Who the agent is transferring to (from the command; `transfer` events do not say). */
   target: string | null;
   mode: TransferMode;
 }
@@ -57,7 +57,7 @@ export interface Call {
   context: CustomerContext | null;
   /** For a consult leg: the customer's call it belongs to. */
   consultFor: string | null;
-  /** Joined in a three-way call. */
+  /** Joined in a three-way call (from the transfer's `conference` phase). */
   conference: boolean;
 }
 
@@ -108,8 +108,6 @@ export interface View {
   connection: ConnectionView | null;
   level: number | null;
   muted: boolean;
-  /** What the agent just dialled, to name the outbound call that follows. */
-  pendingDial: string | null;
   /** The transfer the agent just asked for, to name the consult leg. */
   pendingTransfer: { call: string; to: string; name: string | null; mode: TransferMode } | null;
   toasts: Toast[];
@@ -135,7 +133,6 @@ export function initialView(now = 0): View {
     connection: null,
     level: null,
     muted: false,
-    pendingDial: null,
     pendingTransfer: null,
     toasts: [],
     nextToast: 1,
@@ -231,12 +228,10 @@ export function setNoteText(view: View, call: string, text: string): View {
 
 /**
  * What a command means for the view before its events arrive: the things
- * the events do not carry (who was dialled, who the consult is with, mute).
+ * the events do not carry (the expert's name as the agent picked it, searches under way).
  */
 export function beforeCommand(view: View, cmd: AgentCommand, expertName: string | null = null): View {
   switch (cmd.cmd) {
-    case "dial":
-      return { ...view, pendingDial: cmd.to };
     case "transfer":
       return {
         ...view,
@@ -256,12 +251,10 @@ export function beforeCommand(view: View, cmd: AgentCommand, expertName: string 
   }
 }
 
-/** What a command that succeeded means when no event reports it (mute, conference). */
+/** What a command that succeeded means when no event reports it (mute). */
 export function afterCommand(view: View, cmd: AgentCommand, ok: boolean): View {
   if (!ok) {
     switch (cmd.cmd) {
-      case "dial":
-        return { ...view, pendingDial: null };
       case "transfer":
         return { ...view, pendingTransfer: null };
       case "experts":
@@ -275,13 +268,6 @@ export function afterCommand(view: View, cmd: AgentCommand, ok: boolean): View {
   switch (cmd.cmd) {
     case "mute":
       return { ...view, muted: cmd.on };
-    case "conference": {
-      const calls = { ...view.calls };
-      for (const c of liveCalls(view)) {
-        if (c.transfer || c.consultFor) calls[c.id] = { ...c, conference: true };
-      }
-      return { ...view, calls };
-    }
     default:
       return view;
   }
@@ -323,23 +309,22 @@ export function fold(view: View, ev: AgentEvent, now: number): View {
       return withCall(prune(view), call);
     }
     case "call": {
+      // The event says who started the call, who the other party is and
+      // which customer call a consult is for: nothing here is guessed.
       const prev = view.calls[ev.call];
-      let next = view;
-      let call: Call;
-      if (prev) {
-        call = { ...prev, state: ev.state };
-      } else {
-        call = newCall(ev.call, now, ev.state);
-        const pt = view.pendingTransfer;
-        if (pt && pt.mode === "warm" && view.calls[pt.call]) {
-          call = { ...call, remote: pt.to, name: pt.name, consultFor: pt.call };
-          next = { ...next, pendingTransfer: null };
-        } else if (view.pendingDial) {
-          call = { ...call, remote: view.pendingDial };
-          next = { ...next, pendingDial: null };
-        }
-        next = prune(next);
-      }
+      let next = prev ? view : prune(view);
+      const consultFor = ev.consult_for ?? null;
+      const pt = view.pendingTransfer;
+      // The expert's name as the agent picked it (the network's may be a bare number).
+      const picked = consultFor !== null && pt?.call === consultFor ? pt.name : null;
+      let call: Call = {
+        ...(prev ?? newCall(ev.call, now, ev.state)),
+        state: ev.state,
+        direction: ev.direction,
+        remote: ev.remote.number,
+        name: prev?.name ?? picked ?? ev.remote.name ?? null,
+        consultFor,
+      };
       if (ev.state.state === "connected" && call.connectedAt === null) call = { ...call, connectedAt: now };
       if (ev.state.state === "ended") {
         call = { ...call, endedAt: now, quality: null };
@@ -359,8 +344,12 @@ export function fold(view: View, ev: AgentEvent, now: number): View {
         mode: prev.transfer?.mode ?? (pt?.call === ev.call ? pt.mode : "warm"),
       };
       const finished = ev.phase === "completed" || ev.phase === "returned" || ev.phase === "failed";
-      const next: View = finished && pt?.call === ev.call ? { ...view, pendingTransfer: null } : view;
-      return withCall(next, { ...prev, transfer });
+      let next: View = finished && pt?.call === ev.call ? { ...view, pendingTransfer: null } : view;
+      // Joined in a three-way call from the `conference` phase until the transfer moves on.
+      const joined = ev.phase === "conference" || (ev.phase === "failed" && prev.conference);
+      const consult = consultOf(view, ev.call);
+      if (consult && consult.conference !== joined) next = withCall(next, { ...consult, conference: joined });
+      return withCall(next, { ...prev, transfer, conference: joined });
     }
     case "quality": {
       const prev = view.calls[ev.call];
@@ -416,7 +405,41 @@ export function fold(view: View, ev: AgentEvent, now: number): View {
           : view;
       return addToast(next, ev.code, ev.message, now);
     }
-    default:
+    default: {
+      // Every kind is handled above: a kind added in Rust is a compile
+      // error here. One that arrives anyway (a newer agent than these
+      // bindings) changes nothing; the store reports it (see isKnownEvent).
+      const unhandled: never = ev;
+      void unhandled;
       return view;
+    }
   }
+}
+
+/** Every event kind the fold understands; a `Record` so a new kind in the bindings is a compile error here too. */
+const KNOWN: Record<AgentEvent["event"], true> = {
+  ready: true,
+  registration: true,
+  state: true,
+  incoming: true,
+  call: true,
+  transfer: true,
+  quality: true,
+  note_saved: true,
+  context: true,
+  experts: true,
+  presence: true,
+  account: true,
+  sync: true,
+  history: true,
+  devices: true,
+  connection: true,
+  mute: true,
+  level: true,
+  error: true,
+};
+
+/** Whether `ev` is of a kind the fold handles (a newer agent may send more). */
+export function isKnownEvent(ev: { event: unknown }): ev is AgentEvent {
+  return typeof ev.event === "string" && Object.hasOwn(KNOWN, ev.event);
 }
