@@ -10,7 +10,7 @@ SESSION := installer/test-session.sh
 # The Windows build, cross-compiled with MinGW-w64 (docs/windows.md).
 WINDOWS_TARGET := x86_64-pc-windows-gnu
 
-.PHONY: run test bench package lint setup ui bindings fmt fuzz
+.PHONY: run test bench package lint setup ui bindings fmt fuzz test-windows
 
 setup:
 	installer/setup.sh
@@ -81,6 +81,11 @@ fuzz: setup
 package: ui
 	npx --yes @tauri-apps/cli@$(TAURI_CLI_VERSION) build --config installer/tauri.bundle.json --bundles deb
 	@ls -l target/release/bundle/deb/*.deb
+
+## test-windows: the Windows build's core tests and warmline-cli.exe under
+## Wine (docs/windows.md).
+test-windows: setup
+	$(SESSION) installer/test-windows.sh
 
 fmt:
 	$(CARGO) fmt --all

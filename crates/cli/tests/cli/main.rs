@@ -329,3 +329,80 @@ fn agent_lab_realtime_trace_and_logs_of_a_call_with_dtmf_and_sign_in_hold_no_sec
         }
     }
 }
+
+/// The lab's customer is routed to `agent --lab`, which answers and
+/// warm-transfers them to a Teams expert (consult, then complete); after the
+/// transfer the customer hears the expert and no longer the agent. The
+/// customer's recording is measured in 20 ms windows, as tests/agent_lab
+/// does in-process; `make test-windows` runs this against warmline-cli.exe
+/// under Wine and prints the share.
+#[test]
+fn agent_lab_realtime_warm_transfer_leaves_the_customer_hearing_the_expert() {
+    use std::time::Duration;
+    const AGENT_HZ: f32 = 600.0;
+    const EXPERT_HZ: f32 = 880.0;
+    const EXPERT: &str = "Priya Natarajan";
+    const EXPERT_NUMBER: &str = "+442079460101";
+    let dir = tempfile::tempdir().expect("temp dir");
+    let heard = dir.path().join("customer-heard.wav");
+    let mut agent = Headless::start(&["agent", "--lab", "--audio-in", "tone:600"]);
+    agent.expect("registration", |v| v["event"] == "registration" && v["registration"]["state"] == "registered");
+    agent.send(r#"{"cmd":"state","state":"available"}"#);
+    agent.expect("available", |v| v["event"] == "state" && v["agent"]["state"] == "available");
+    let behaviour = serde_json::json!({"lab": {"cmd": "behaviour", "expert": EXPERT,
+        "answer": {"after_secs": 0.5}, "audio": {"tone_hz": EXPERT_HZ}}});
+    agent.send(&behaviour.to_string());
+    agent.expect("the expert's behaviour set", |v| v["event"] == "lab" && v["lab"]["event"] == "ok");
+    let call = serde_json::json!({"lab": {"cmd": "call", "from": "+442079460018", "queue": "billing",
+        "audio": {"tone_hz": 440}, "record": heard}});
+    agent.send(&call.to_string());
+    let placed = agent.expect("the customer's call placed", |v| v["event"] == "lab" && v["lab"]["event"] == "ok");
+    let customer = placed["lab"]["result"]["customer"].as_str().expect("the customer's id").to_owned();
+    let incoming = agent.expect("the routed call", |v| v["event"] == "incoming");
+    let call = incoming["call"].as_str().expect("call id").to_owned();
+    agent.send(r#"{"cmd":"answer"}"#);
+    agent.expect("connected", |v| {
+        v["event"] == "call" && v["call"] == call.as_str() && v["state"]["state"] == "connected"
+    });
+    std::thread::sleep(Duration::from_secs(2));
+
+    agent.send(&serde_json::json!({"cmd": "transfer", "to": EXPERT_NUMBER, "mode": "warm"}).to_string());
+    agent.expect("the consult", |v| v["event"] == "transfer" && v["phase"] == "consulting");
+    std::thread::sleep(Duration::from_secs(2));
+    agent.send(r#"{"cmd":"complete_transfer"}"#);
+    agent.expect("the transfer completed", |v| v["event"] == "transfer" && v["phase"] == "completed");
+    std::thread::sleep(Duration::from_secs(5));
+    agent.send(&serde_json::json!({"lab": {"cmd": "hangup", "customer": customer}}).to_string());
+    let ended = agent.expect("the customer's call ended", |v| {
+        v["event"] == "lab"
+            && v["lab"]["event"] == "customer"
+            && v["lab"]["customer"] == customer.as_str()
+            && v["lab"]["state"] == "ended"
+    });
+    assert!(ended["lab"]["detail"].as_str().is_some_and(|d| d.contains("recorded")), "{ended}");
+    agent.send(r#"{"cmd":"quit"}"#);
+    assert!(agent.child.wait().expect("exit").success(), "quit exits 0");
+
+    // 48 kHz mono 16-bit: the data chunk after the canonical 44-byte header.
+    let bytes = std::fs::read(&heard).expect("the customer's recording");
+    let samples: Vec<i16> = bytes[44..].chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
+    let frame = 960;
+    let windows: Vec<&[i16]> = samples.chunks_exact(frame).collect();
+    let detect = |hz: f32, w: &[i16]| warmline_media::tone::ToneDetector::new(48_000, hz).with_min_ratio(0.3).detect(w);
+    // The expert comes in when five windows in a row carry their tone.
+    let expert_from = (0..windows.len().saturating_sub(5))
+        .find(|&i| windows[i..i + 5].iter().all(|w| detect(EXPERT_HZ, w)))
+        .expect("the customer heard the expert");
+    let (from, to) = (expert_from + 25, windows.len().saturating_sub(10));
+    assert!(to >= from + 100, "at least 2 s after the transfer to measure, got {} windows", to.saturating_sub(from));
+    let share = |hz: f32| (from..to).filter(|&i| detect(hz, windows[i])).count() as f32 / (to - from) as f32;
+    let (expert, agent) = (share(EXPERT_HZ), share(AGENT_HZ));
+    eprintln!(
+        "after the transfer the customer hears the expert in {:.1}% of {} 20 ms windows (the agent in {:.1}%)",
+        expert * 100.0,
+        to - from,
+        agent * 100.0
+    );
+    assert!(expert >= 0.98, "the customer hears the expert in {:.1}% of 20 ms windows", expert * 100.0);
+    assert!(agent <= 0.02, "the customer still hears the agent in {:.1}% of 20 ms windows", agent * 100.0);
+}

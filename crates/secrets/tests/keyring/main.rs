@@ -1,10 +1,15 @@
 //! The real OS keyring, checked from outside our own code.
 //!
 //! These tests need the project's test session (`installer/test-session.sh`),
-//! which provides a D-Bus session with an unlocked gnome-keyring.
+//! which provides a D-Bus session with an unlocked gnome-keyring; on Windows
+//! (`make test-windows`, under Wine) the Credential Manager instead.
 
+#[cfg(not(windows))]
 mod fail_closed;
+#[cfg(not(windows))]
 mod secret_tool;
+#[cfg(windows)]
+mod windows;
 
 /// A fresh account name so parallel or repeated runs never collide.
 pub fn unique_account(prefix: &str) -> String {
@@ -13,6 +18,7 @@ pub fn unique_account(prefix: &str) -> String {
 }
 
 /// Fails with a clear message when the tests are run outside the test session.
+#[cfg(not(windows))]
 pub fn require_session() {
     assert!(
         std::env::var_os("WARMLINE_TEST_SESSION").is_some(),

@@ -158,20 +158,31 @@ async fn real_keyring_holds_the_refresh_token_for_secret_tool() {
     let entra = Entra::new(config.clone(), Http::new(&config).expect("http"), keyring).expect("entra");
     let session = entra.sign_in_browser(&crate::server::ConsentingBrowser::default()).await.expect("sign-in");
 
+    // What the keyring holds, read outside the signed-in session: on Linux
+    // by Debian's secret-tool; on Windows by a second handle on the
+    // Credential Manager (warmline-secrets' Windows tests read entries by
+    // their target name, independently of our naming).
+    #[cfg(not(windows))]
     let lookup = || {
-        std::process::Command::new("secret-tool")
+        let out = std::process::Command::new("secret-tool")
             .args(["lookup", "service", "warmline", "username", &format!("refresh-token:{upn}")])
             .output()
-            .expect("secret-tool runs (Debian package libsecret-tools)")
+            .expect("secret-tool runs (Debian package libsecret-tools)");
+        let value = String::from_utf8(out.stdout).expect("utf-8");
+        assert!(out.status.success() || value.is_empty(), "secret-tool failed but printed {value:?}");
+        out.status.success().then_some(value)
     };
-    let out = lookup();
-    let value = String::from_utf8(out.stdout).expect("utf-8");
-    assert!(out.status.success(), "secret-tool found no entry: {}", String::from_utf8_lossy(&out.stderr));
-    assert!(value.trim_end().starts_with("refresh-realkeyring-"), "secret-tool read back {value:?}");
+    #[cfg(windows)]
+    let lookup = || {
+        let keyring = warmline_secrets::Keyring::open().expect("the Credential Manager");
+        let secret = keyring.get(&SecretName::new(SecretKind::RefreshToken, upn.clone())).expect("read");
+        secret.map(|s| s.expose_str().expect("utf-8").to_owned())
+    };
+    let value = lookup().expect("the keyring holds the refresh token");
+    assert!(value.trim_end().starts_with("refresh-realkeyring-"), "the keyring read back {value:?}");
 
     session.sign_out().await.expect("sign out");
-    let out = lookup();
-    assert!(!out.status.success() && out.stdout.is_empty(), "sign-out must remove the keyring entry");
+    assert!(lookup().is_none(), "sign-out must remove the keyring entry");
 }
 
 #[tokio::test]
