@@ -45,9 +45,14 @@ struct Agent {
 
 impl Agent {
     async fn start(kamailio: &Kamailio, dir: &Path, user: &'static str, tone: f32) -> Agent {
+        Self::start_with(kamailio, dir, user, tone, "").await
+    }
+
+    /// As [`Agent::start`], with more of the configuration file.
+    async fn start_with(kamailio: &Kamailio, dir: &Path, user: &'static str, tone: f32, more: &str) -> Agent {
         let path = dir.join(format!("{user}.toml"));
         let text = format!(
-            "acd = \"none\"\n[sip]\nservers = [\"{}\"]\nuser = \"sip:{user}@{DOMAIN}\"\nauth_user = \"{user}\"\n",
+            "acd = \"none\"\n[sip]\nservers = [\"{}\"]\nuser = \"sip:{user}@{DOMAIN}\"\nauth_user = \"{user}\"\n{more}",
             kamailio.ws_url()
         );
         std::fs::write(&path, &text).expect("write config");
@@ -451,6 +456,45 @@ async fn agent_interop_blind_transfer_connects_customer_and_expert() {
     a.quit().await;
     b.quit().await;
     c.quit().await;
+}
+
+/// A caller that transfers the agent (a REFER) to a number the agent's
+/// dial policy forbids gets 403: the agent's phone dials nothing, the
+/// agent is told, and the call goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_interop_a_refer_to_a_forbidden_number_is_refused_and_nothing_is_dialled() {
+    let kamailio = Kamailio::start("agent_refer_policy");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut a = Agent::start(&kamailio, dir.path(), "alice", CUSTOMER_HZ).await;
+    let policy = "[dial_policy]\nallowed = [\"+1425*\"]\n";
+    let mut b = Agent::start_with(&kamailio, dir.path(), "bob", AGENT_HZ, policy).await;
+    let (a_call, b_call) = customer_with_agent(&mut a, &mut b).await;
+
+    let premium = format!("sip:+19005550100@{DOMAIN}");
+    a.command(AgentCommand::Transfer { to: premium, mode: TransferMode::Blind, call: None }).await;
+    let told = b
+        .wait("the refused transfer reported", |e| match e {
+            AgentEvent::Error(p) if p.code == warmline_agent::ErrorCode::DialRefused => Some(p.message.clone()),
+            _ => None,
+        })
+        .await;
+    assert!(told.contains("+19005550100"), "the agent reads what was refused: {told}");
+    let reason = a.transfer(TransferPhase::Failed).await;
+    assert!(reason.as_deref().is_some_and(|r| r.contains("403")), "the caller's REFER got 403: {reason:?}");
+    a.media_flows(&a_call).await;
+    let spans = play(&[&a, &b]).await;
+    assert_hears(&a, spans[0], AGENT_HZ, "after the refused transfer");
+    assert_hears(&b, spans[1], CUSTOMER_HZ, "after the refused transfer");
+    assert!(
+        !b.history.iter().any(|e| e.contains("Dialing") || (e.contains("Call {") && !e.contains(&b_call))),
+        "the agent's phone dialled nothing: {:#?}",
+        b.history
+    );
+
+    a.command(AgentCommand::Hangup { call: None }).await;
+    b.ended(&b_call).await;
+    a.quit().await;
+    b.quit().await;
 }
 
 /// With `acd = "none"` nobody routes around an agent who is away: the
