@@ -328,8 +328,9 @@ export function fold(view: View, ev: AgentEvent, now: number): View {
       if (ev.state.state === "connected" && call.connectedAt === null) call = { ...call, connectedAt: now };
       if (ev.state.state === "ended") {
         call = { ...call, endedAt: now, quality: null };
-        // The customer's call (not a consult leg) that was talked on is what wrap-up is about.
-        if (!call.consultFor && call.connectedAt !== null) next = { ...next, wrapUpCall: call.id };
+        // The customer's call (never a consult leg) that was talked on is what wrap-up is about.
+        // A consult leg loses consult_for once it is handed over or goes on alone: it stays a consult.
+        if (!call.consultFor && !prev?.consultFor && call.connectedAt !== null) next = { ...next, wrapUpCall: call.id };
       }
       return withCall(next, call);
     }

@@ -86,7 +86,7 @@ describe("mock contact center", () => {
     const call = mock.ring();
     await mock.command({ cmd: "answer", call });
     await mock.command({ cmd: "note", text: "hello", call });
-    expect(events).toContainEqual({ event: "note_saved", note: "note-1", call, sync: "saved_locally" });
+    expect(events).toContainEqual({ event: "note_saved", note: "note-1", call, sync: "saved_locally", reason: null });
     vi.advanceTimersByTime(1000);
     expect(events.filter((e) => e.event === "note_saved").map((e) => e.sync)).toEqual(["saved_locally", "syncing", "synced"]);
   });

@@ -484,7 +484,7 @@ export function mockBackend(options: MockOptions = {}): MockBackend {
     const id = noteId ?? `note-${++noteSeq}`;
     if (noteId && !notes.has(noteId)) return fail("invalid_command", `There is no note ${noteId}.`);
     notes.set(id, { call, text });
-    emit({ event: "note_saved", note: id, call, sync: "saved_locally" });
+    emit({ event: "note_saved", note: id, call, sync: "saved_locally", reason: null });
     sync = { ...sync, pending: sync.pending + 1 };
     emit({ event: "sync", sync });
     later(300, () => {
@@ -493,7 +493,7 @@ export function mockBackend(options: MockOptions = {}): MockBackend {
         emit({ event: "note_saved", note: id, call, sync: "offline", reason: "The CRM cannot be reached" });
         return;
       }
-      emit({ event: "note_saved", note: id, call, sync: "syncing" });
+      emit({ event: "note_saved", note: id, call, sync: "syncing", reason: null });
       later(700, () => {
         if (notes.get(id)?.text !== text) return;
         sync = { ...sync, pending: Math.max(0, sync.pending - 1) };
@@ -503,7 +503,7 @@ export function mockBackend(options: MockOptions = {}): MockBackend {
         } else if (text.length > 4000) {
           emit({ event: "note_saved", note: id, call, sync: "failed", reason: "The CRM refused the note: longer than 4000 characters" });
         } else {
-          emit({ event: "note_saved", note: id, call, sync: "synced" });
+          emit({ event: "note_saved", note: id, call, sync: "synced", reason: null });
         }
         emit({ event: "sync", sync });
       });
@@ -623,14 +623,14 @@ export function mockBackend(options: MockOptions = {}): MockBackend {
         if (transfer) return fail("invalid_command", "A transfer is already under way.");
         const expert = expertList.find((e) => e.dial === cmd.to);
         if (cmd.mode === "blind") {
-          emit({ event: "transfer", call: c.id, phase: "dialling_expert" });
+          emit({ event: "transfer", call: c.id, phase: "dialling_expert", reason: null });
           later(800, () => {
             if (!calls.has(c.id)) return;
             if (expert && (expert.availability === "Offline" || expert.availability === "DoNotDisturb")) {
               emit({ event: "transfer", call: c.id, phase: "failed", reason: `${expert.name} cannot take calls right now (${expert.availability})` });
               return;
             }
-            emit({ event: "transfer", call: c.id, phase: "completed" });
+            emit({ event: "transfer", call: c.id, phase: "completed", reason: null });
             transferredTo.set(c.id, cmd.to);
             endCall(c, `Transferred to ${expert?.name ?? cmd.to}`);
           });
@@ -641,7 +641,7 @@ export function mockBackend(options: MockOptions = {}): MockBackend {
         const leg: SimCall = { id, state: { state: "dialing" }, customer: null, remote: cmd.to, consultFor: c.id, answered: false, startedMs: Date.now(), answeredMs: null };
         calls.set(id, leg);
         transfer = { customer: c.id, consult: id, to: cmd.to, conference: cmd.mode === "conference" };
-        emit({ event: "transfer", call: c.id, phase: "dialling_expert" });
+        emit({ event: "transfer", call: c.id, phase: "dialling_expert", reason: null });
         setCall(leg, { state: "dialing" });
         later(500, () => calls.has(id) && setCall(leg, { state: "ringing" }));
         later(2000, () => {
@@ -659,8 +659,8 @@ export function mockBackend(options: MockOptions = {}): MockBackend {
           if (transfer.conference) {
             // As the agent does: all three are joined as soon as the expert answers.
             setCall(c, { state: "connected" });
-            emit({ event: "transfer", call: c.id, phase: "conference" });
-          } else emit({ event: "transfer", call: c.id, phase: "consulting" });
+            emit({ event: "transfer", call: c.id, phase: "conference", reason: null });
+          } else emit({ event: "transfer", call: c.id, phase: "consulting", reason: null });
         });
         return OK;
       }
@@ -677,12 +677,12 @@ export function mockBackend(options: MockOptions = {}): MockBackend {
           if (t.conference) return fail("invalid_command", "The calls are already joined.");
           t.conference = true;
           setCall(customer, { state: "connected" });
-          emit({ event: "transfer", call: customer.id, phase: "conference" });
+          emit({ event: "transfer", call: customer.id, phase: "conference", reason: null });
           return OK;
         }
         transfer = null;
         if (cmd.cmd === "complete_transfer") {
-          emit({ event: "transfer", call: customer.id, phase: "completed" });
+          emit({ event: "transfer", call: customer.id, phase: "completed", reason: null });
           transferredTo.set(customer.id, t.to);
           setCall(leg, { state: "ended", reason: "Transferred" });
           const name = expertList.find((e) => e.dial === t.to)?.name ?? t.to;
