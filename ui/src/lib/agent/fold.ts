@@ -51,6 +51,8 @@ export interface Call {
   since: number;
   /** When it was first connected (the talk timer's start), ms. */
   connectedAt: number | null;
+  /** When the hold in progress (ours or theirs) began, ms; null when not on hold. */
+  heldAt: number | null;
   endedAt: number | null;
   transfer: Transfer | null;
   quality: Quality | null;
@@ -152,6 +154,7 @@ function newCall(id: string, now: number, state: CallState): Call {
     state,
     since: now,
     connectedAt: null,
+    heldAt: null,
     endedAt: null,
     transfer: null,
     quality: null,
@@ -326,6 +329,10 @@ export function fold(view: View, ev: AgentEvent, now: number): View {
         consultFor,
       };
       if (ev.state.state === "connected" && call.connectedAt === null) call = { ...call, connectedAt: now };
+      // A hold's clock starts when it starts, and runs on while held goes to held by both ends.
+      const holding = (s: CallState["state"] | undefined) => s === "held" || s === "remote_held";
+      if (!holding(ev.state.state)) call = { ...call, heldAt: null };
+      else if (!holding(prev?.state.state) || call.heldAt === null) call = { ...call, heldAt: now };
       if (ev.state.state === "ended") {
         call = { ...call, endedAt: now, quality: null };
         // The customer's call (never a consult leg) that was talked on is what wrap-up is about.
