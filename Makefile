@@ -57,8 +57,8 @@ bench: setup
 	$(SESSION) $(CARGO) bench -p warmline-media --bench media
 	@echo "== lab soak, 25 routed calls / 50 WebRTC endpoints for SOAK_SECONDS (60): cargo bench -p warmline-lab --bench soak"
 	$(SESSION) $(CARGO) bench -p warmline-lab --bench soak
-	@echo "== sequential lab calls with warm transfers (CALLS, default 200): cargo bench -p warmline-agent --features lab --bench calls"
-	$(SESSION) $(CARGO) bench -p warmline-agent --features lab --bench calls
+	@echo "== sequential lab calls with warm transfers (CALLS, default 200): cargo bench -p warmline-agent --bench calls"
+	$(SESSION) $(CARGO) bench -p warmline-agent --bench calls
 	@echo "== desktop start-up and memory next to a bare Tauri window: installer/bench-desktop.sh"
 	cd ui && npm run build
 	$(CARGO) build -p warmline -p warmline-cli

@@ -57,15 +57,26 @@ async fn session_config(app: &AppHandle) -> Result<(SessionConfig, String), Erro
             let (input, output, ringer) = audio(&warmline_agent::config::AudioConfig::default());
             // A different lab scenario (tests, demos): WARMLINE_LAB_SCENARIO=FILE.
             let scenario = std::env::var_os("WARMLINE_LAB_SCENARIO").map(std::path::PathBuf::from);
-            let embedded = warmline_agent::embedded::start(scenario.as_deref(), None, input, output).await?;
-            let mut session = embedded.session;
+            // The lab and the agent, composed here: the lab writes the
+            // agent's configuration and hands over its secrets.
+            let lab = warmline_lab::Lab::start_from(scenario.as_deref())
+                .await
+                .map_err(|e| Error::Config(format!("the embedded lab: {e}")))?;
+            let sign_in = lab.agent_sign_in(None).map_err(|e| Error::Config(format!("the lab's agent: {e}")))?;
+            let (_, mut session) = warmline_agent::embedded::lab_session(
+                &sign_in.config,
+                sign_in.password,
+                &sign_in.crm_token,
+                input,
+                output,
+            )?;
             session.store = Some(
                 tauri::async_runtime::spawn_blocking(lab_store).await.map_err(|e| Error::Store(e.to_string()))??,
             );
             if let Some(backing) = app.try_state::<Backing>()
-                && let Ok(mut lab) = backing.0.lock()
+                && let Ok(mut backing_lab) = backing.0.lock()
             {
-                *lab = Some(embedded.lab);
+                *backing_lab = Some(lab);
             }
             Ok((session, ringer))
         }

@@ -73,21 +73,23 @@ impl World {
         let speaker = artifacts.join("agent-heard.wav");
         // Only the test's own customers call: the default scenario's
         // scheduled arrivals are off (one could take a test call's place).
-        let embedded = warmline_agent::embedded::start_scenario(
-            warmline_lab::Scenario::default_scenario().without_arrivals(),
-            Some("1001"),
+        let lab = Lab::start(warmline_lab::Scenario::default_scenario().without_arrivals())
+            .await
+            .expect("the embedded lab starts");
+        let sign_in = lab.agent_sign_in(Some("1001")).expect("the lab's first agent");
+        let (_, mut config) = warmline_agent::embedded::lab_session(
+            &sign_in.config,
+            sign_in.password,
+            &sign_in.crm_token,
             AudioInput::Tone(AGENT_HZ),
             AudioOutput::Wav(speaker),
         )
-        .await
-        .expect("the embedded lab starts");
-        let mut config = embedded.session;
+        .expect("the lab agent's session");
         let store = dir.path().join("warmline.db");
         config.store = Some(StoreSetup { path: store.clone(), encryption: warmline_store::Encryption::Plaintext });
         if let Some(t) = ring_timeout {
             config.transfer_ring_timeout = t;
         }
-        let lab = embedded.lab;
         let control = lab.control();
         let lab_events = control.subscribe();
         let mut agent = Agent::start("agent 1001", config).await;

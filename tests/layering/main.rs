@@ -56,3 +56,32 @@ fn only_the_secrets_crate_touches_the_keyring() {
         );
     }
 }
+
+/// The intended crate graph: the desktop shell and the CLI on top; the
+/// agent below them; sip, media, teams, store and secrets below the agent;
+/// the lab beside the agent (the shells compose the two; neither depends on
+/// the other). Each crate may use only the Warmline crates listed here.
+#[test]
+fn the_crate_graph_is_the_one_the_architecture_draws() {
+    let core = ["warmline-sip", "warmline-media", "warmline-teams", "warmline-store", "warmline-secrets"];
+    let allowed: &[(&str, &[&str])] = &[
+        ("warmline-secrets", &[]),
+        ("warmline-sip", &[]),
+        ("warmline-media", &[]),
+        ("warmline-store", &["warmline-secrets"]),
+        ("warmline-teams", &["warmline-secrets"]),
+        ("warmline-agent", &core),
+        ("warmline-lab", &["warmline-sip", "warmline-media", "warmline-store", "warmline-secrets"]),
+        ("warmline-cli", &[&core[..], &["warmline-agent", "warmline-lab"]].concat()),
+        ("warmline", &[&core[..], &["warmline-agent", "warmline-lab"]].concat()),
+    ];
+    for (package, may) in allowed {
+        let used: std::collections::BTreeSet<String> =
+            dependency_names(package).into_iter().filter(|d| d.starts_with("warmline") && d != package).collect();
+        let extra: Vec<&String> = used.iter().filter(|d| !may.contains(&d.as_str())).collect();
+        assert!(
+            extra.is_empty(),
+            "{package} depends on {extra:?}, which the layering does not allow (it may use {may:?})"
+        );
+    }
+}

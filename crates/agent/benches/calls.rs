@@ -375,18 +375,20 @@ async fn run(calls: usize, dir: PathBuf) -> Fallible<()> {
     // bench's customer, it left that customer queued until cancelled, with
     // nothing heard either way, and after the transfer it kept the expert
     // on a call, 486 Busy, for every call after.)
-    let embedded = warmline_agent::embedded::start_scenario(
-        warmline_lab::Scenario::default_scenario().without_arrivals(),
-        Some("1001"),
+    let lab = warmline_lab::Lab::start(warmline_lab::Scenario::default_scenario().without_arrivals())
+        .await
+        .map_err(|e| format!("the lab: {e}"))?;
+    let sign_in = lab.agent_sign_in(Some("1001")).map_err(|e| format!("the lab's agent: {e}"))?;
+    let (_, mut config) = warmline_agent::embedded::lab_session(
+        &sign_in.config,
+        sign_in.password,
+        &sign_in.crm_token,
         AudioInput::Tone(AGENT_HZ),
         AudioOutput::Wav(speaker.clone()),
     )
-    .await
-    .map_err(|e| format!("the lab: {e}"))?;
-    let mut config = embedded.session;
+    .map_err(|e| format!("the session: {e}"))?;
     config.store =
         Some(StoreSetup { path: dir.join("warmline.db"), encryption: warmline_store::Encryption::Plaintext });
-    let lab = embedded.lab;
     let control = lab.control();
     control.set_answer(EXPERT, Answer::AfterSecs(0.0)).map_err(|e| e.to_string())?;
     control.set_audio(EXPERT, Audio::ToneHz(f64::from(EXPERT_HZ))).map_err(|e| e.to_string())?;

@@ -17,7 +17,6 @@ pub mod config;
 pub mod connection;
 pub mod control;
 pub mod dial_policy;
-#[cfg(feature = "lab")]
 pub mod embedded;
 mod events;
 pub mod logging;

@@ -9,7 +9,8 @@ use std::process::ExitCode;
 use serde_json::{Value, json};
 use tokio::io::AsyncBufReadExt;
 use warmline_agent::session::{AudioInput, AudioOutput};
-use warmline_agent::{AgentCommand, CommandLine, Config, ErrorCode, Session, SessionConfig};
+use warmline_agent::{AgentCommand, CommandLine, Config, Error, ErrorCode, Session, SessionConfig};
+use warmline_lab::Lab;
 
 use crate::{EXIT_CONFIG, EXIT_NOT_AVAILABLE};
 
@@ -104,15 +105,28 @@ pub fn run_lab(
         }
     };
     runtime.block_on(async {
-        let embedded = match warmline_agent::embedded::start(scenario, who, audio_in, audio_out).await {
-            Ok(e) => e,
+        // The lab and the agent, composed here: the lab writes the agent's
+        // configuration and hands over its secrets, as an admin would.
+        let composed = async {
+            let lab = Lab::start_from(scenario).await.map_err(|e| Error::Config(format!("the embedded lab: {e}")))?;
+            let sign_in = lab.agent_sign_in(who).map_err(|e| Error::Config(format!("the lab's agent: {e}")))?;
+            let (_, session) = warmline_agent::embedded::lab_session(
+                &sign_in.config,
+                sign_in.password,
+                &sign_in.crm_token,
+                audio_in,
+                audio_out,
+            )?;
+            Ok::<_, Error>((lab, session))
+        };
+        let (lab, mut session) = match composed.await {
+            Ok(c) => c,
             Err(e) => {
                 error_line(None, e.code(), &e.to_string());
                 eprintln!("warmline-cli: {e}");
                 return ExitCode::from(EXIT_CONFIG);
             }
         };
-        let mut session = embedded.session;
         session.transport.trace = logs.sip_trace;
         match lab_store() {
             Ok(store) => session.store = Some(store),
@@ -122,7 +136,6 @@ pub fn run_lab(
                 return ExitCode::from(EXIT_CONFIG);
             }
         }
-        let lab = embedded.lab;
         let mut ready = lab.ready_event();
         if let Some(o) = ready.as_object_mut() {
             o.remove("crm_token");

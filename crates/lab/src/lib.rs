@@ -78,6 +78,7 @@ mod lab;
 pub mod presence;
 mod rng;
 pub mod scenario;
+mod sign_in;
 pub mod sip;
 mod tenant;
 
@@ -89,6 +90,7 @@ pub use crm::db::CrmNote;
 pub use graph::MAX_PRESENCE_IDS;
 pub use lab::{Lab, LabOptions};
 pub use scenario::{Scenario, ScenarioError};
+pub use sign_in::AgentSignIn;
 
 /// Errors from the lab. Each has a stable [`Error::code`].
 #[derive(Debug, thiserror::Error)]

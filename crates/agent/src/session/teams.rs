@@ -663,7 +663,7 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-#[cfg(all(test, feature = "lab"))]
+#[cfg(test)]
 mod tests {
     //! Against the lab's Entra and Graph stand-ins, with the real keyring
     //! when run inside `installer/test-session.sh` (a mock one elsewhere).
@@ -968,13 +968,16 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_session_hands_microsoft365_commands_to_the_actor() {
         use crate::session::{AudioInput, AudioOutput, Session};
-        let embedded = crate::embedded::start(None, Some("1003"), AudioInput::Silence, AudioOutput::Discard)
-            .await
-            .expect("the embedded lab starts");
-        embedded.lab.control().set_consent_mode(ConsentMode::Auto);
+        let (lab, mut config) = crate::embedded::tests::lab_and_session(
+            warmline_lab::Scenario::default_scenario(),
+            Some("1003"),
+            AudioInput::Silence,
+            AudioOutput::Discard,
+        )
+        .await;
+        lab.control().set_consent_mode(ConsentMode::Auto);
         let dir = tempfile::tempdir().expect("tempdir");
-        let upn = format!("daniel.okafor@{}", embedded.lab.scenario().tenant.domain);
-        let mut config = embedded.session;
+        let upn = format!("daniel.okafor@{}", lab.scenario().tenant.domain);
         let m = config.microsoft365.as_mut().expect("the embedded lab configures Microsoft 365");
         m.data_dir = Some(dir.path().to_owned());
         m.keyring = Some(test_keyring());
