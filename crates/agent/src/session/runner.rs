@@ -83,6 +83,9 @@ struct Call {
     direction: CallDirection,
     /// The other party's name, as the network gave it.
     name: Option<String>,
+    /// For the call to an expert in a warm transfer: the customer's call
+    /// (a fact of the call for its whole life, the hand-over included).
+    consult_for: Option<ua::CallId>,
     media: Option<Arc<MediaSession>>,
     offer: Offer,
     answerer: Answerer,
@@ -108,6 +111,7 @@ impl Call {
             phase,
             direction,
             name: None,
+            consult_for: None,
             media: None,
             offer: Offer::Settled,
             answerer: Answerer::Agent,
@@ -297,7 +301,7 @@ impl Runner {
             state,
             direction: c.direction,
             remote: Party { number: c.party.clone(), name: c.name.clone() },
-            consult_for: self.transfer.consults_for(id).map(call_name),
+            consult_for: c.consult_for.map(call_name),
         })
     }
 

@@ -336,7 +336,7 @@ impl Runner {
         let Some(c) = self.calls.get(&call) else { return };
         let (uid, talked, quality) = (c.uid.clone(), c.talked, c.quality);
         let rang_out = c.phase.ringing_here() && matches!(reason, EndReason::RemoteCancelled | EndReason::Timeout);
-        let consult = self.transfer.consults_for(call).is_some();
+        let consult = c.consult_for.is_some();
         let ended = self.call_event(call, CallState::Ended { reason: end_reason(reason, status) });
         if !uid.is_empty() {
             if let Some((mos, loss, jitter)) = quality {

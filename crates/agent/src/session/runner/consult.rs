@@ -58,6 +58,9 @@ impl Runner {
                 return Err(e);
             }
         };
+        if let Some(c) = self.calls.get_mut(&consult) {
+            c.consult_for = Some(customer);
+        }
         let ring_for = self.config.transfer_ring_timeout;
         let steps = self.transfer.start(now(), customer, consult, ring_for, then).map_err(refused)?;
         self.note_transfer(customer, target, true);
