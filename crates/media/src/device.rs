@@ -157,6 +157,13 @@ fn find_device(id: Option<&str>, kind: DeviceKind) -> Result<(cpal::Device, cpal
     Ok((device, resolved))
 }
 
+/// Whether the device `id` names (or a default one) is there, without
+/// opening a stream on it: a microphone chosen in the settings that has gone
+/// is reported when the agent starts, though devices open only for a call.
+pub fn check_device(id: Option<&str>, kind: DeviceKind) -> Result<(), Error> {
+    find_device(id, kind).map(|_| ())
+}
+
 /// Counters and flags the callbacks and the watcher keep without locking.
 #[derive(Debug, Default)]
 pub struct DeviceCounters {

@@ -69,6 +69,12 @@ impl AudioLoop {
         self.local_sound = sound;
     }
 
+    /// Whether a local sound (DTMF feedback, a test tone) is still playing:
+    /// the speaker has to stay open until it ends.
+    pub fn playing_local_sound(&self) -> bool {
+        self.local_sound.is_some()
+    }
+
     /// The echo canceller, to switch it mid-call.
     pub fn echo_mut(&mut self) -> Option<&mut EchoCanceller> {
         self.echo.as_mut()

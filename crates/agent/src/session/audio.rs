@@ -1,11 +1,11 @@
-//! The agent's audio task: every 20 ms it reads the microphone (a device, a
-//! tone, a WAV file or silence), takes one decoded frame from each call that
-//! is live (connected and not held by us), mixes, writes the speaker (or a
+//! The agent's audio task: while a call is up, every 20 ms it reads the
+//! microphone (a device, a tone, a WAV file or silence), takes one decoded
+//! frame from each call that is live (connected and not held by us), mixes, writes the speaker (or a
 //! WAV file, flushed as it plays) and sends each live call its mix. A held
 //! call gets silence from us and is not heard: that is what keeps a held
 //! customer from hearing a consult.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -96,6 +96,12 @@ fn open_sink(output: &AudioOutput) -> Result<Sink, warmline_media::Error> {
 pub(crate) enum Control {
     /// A call's audio ends: frames to send, decoded frames received.
     Add { key: u32, input: mpsc::Sender<Vec<i16>>, output: mpsc::Receiver<Vec<i16>> },
+    /// An incoming call rings: the devices open now, so that answering it
+    /// has audio both ways from its first frame. `Remove` with the same key
+    /// (the call answered and ended, or never answered) lets them close.
+    // Until the runner sends it on ringing (issue #23), only tests do.
+    #[allow(dead_code)]
+    Ringing(u32),
     /// The call ended.
     Remove(u32),
     /// Whether the call is mixed (connected and not held by us).
@@ -124,12 +130,16 @@ struct Party {
 }
 
 /// Starts the task. A tone, a file or silence opens here, and a bad file is
-/// an error now. A device opens in the task, off the runtime's threads: the
-/// sound server can take a second or two to answer (1.6 to 1.8 s for
-/// PulseAudio under the test session), and registration need not wait for
-/// it. Commands wait in the channel meanwhile. A device that cannot be
-/// opened is reported as an error event, and silence stands in for it, so
-/// the agent still registers and sees its calls.
+/// an error now. A device opens only while there is something to say or
+/// hear (a call, one ringing, a test tone, DTMF feedback, the settings'
+/// meter) and closes when there is not: an idle agent holds no stream open
+/// and the sound server, the device watchers and this task all sleep.
+/// Devices open off the runtime's threads, since the sound server can take a
+/// second or two to answer (1.6 to 1.8 s for PulseAudio under the test
+/// session); the task goes on mixing meanwhile, with silence standing in.
+/// A device that cannot be opened is reported as an error event, and
+/// silence stands in for it until the next call tries again. A chosen
+/// device that is not there is reported at start, without opening it.
 pub(crate) fn spawn(
     input: &AudioInput,
     output: &AudioOutput,
@@ -138,30 +148,97 @@ pub(crate) fn spawn(
     let source = (!matches!(input, AudioInput::Device(_))).then(|| open_source(input)).transpose()?;
     let sink = (!matches!(output, AudioOutput::Device(_))).then(|| open_sink(output)).transpose()?;
     let (tx, rx) = mpsc::channel(64);
-    let (input, output) = (input.clone(), output.clone());
-    tokio::spawn(async move {
-        let (source, sink) = match (source, sink) {
-            (Some(source), Some(sink)) => (source, sink),
-            (source, sink) => {
-                let opened = tokio::task::spawn_blocking(move || {
-                    let source =
-                        source.unwrap_or_else(|| or_silence(open_source(&input), "microphone", &events, Source::Null));
-                    let sink = sink.unwrap_or_else(|| or_silence(open_sink(&output), "speaker", &events, Sink::Null));
-                    (source, sink)
-                })
-                .await;
-                match opened {
-                    Ok(ends) => ends,
-                    Err(e) => {
-                        tracing::warn!("opening the audio devices: {e}");
-                        return;
-                    }
-                }
-            }
-        };
-        run(source, sink, rx).await;
-    });
+    let ends = Ends { input: input.clone(), output: output.clone(), source, sink, events };
+    ends.check_devices();
+    tokio::spawn(run(ends, rx));
     Ok(tx)
+}
+
+/// The microphone and speaker as configured, and as opened: a device end
+/// is `None` while closed; a tone, file or silence is always open.
+struct Ends {
+    input: AudioInput,
+    output: AudioOutput,
+    source: Option<Source>,
+    sink: Option<Sink>,
+    events: mpsc::UnboundedSender<AgentEvent>,
+}
+
+/// Devices opened on a blocking thread, with the choice they were opened for.
+type Opened = (Option<Source>, Option<Sink>, AudioInput, AudioOutput);
+
+impl Ends {
+    /// Whether a device end is closed.
+    fn closed(&self) -> bool {
+        self.source.is_none() || self.sink.is_none()
+    }
+
+    /// Whether a device end is open (and could be closed).
+    fn device_open(&self) -> bool {
+        (matches!(self.input, AudioInput::Device(_)) && self.source.is_some())
+            || (matches!(self.output, AudioOutput::Device(_)) && self.sink.is_some())
+    }
+
+    /// Reports, without opening anything, a chosen device that is not there.
+    fn check_devices(&self) {
+        use warmline_media::device::{DeviceKind, check_device};
+        let mut checks = Vec::new();
+        if let AudioInput::Device(id) = &self.input {
+            checks.push((id.clone(), DeviceKind::Input, "microphone"));
+        }
+        if let AudioOutput::Device(id) = &self.output {
+            checks.push((id.clone(), DeviceKind::Output, "speaker"));
+        }
+        if checks.is_empty() {
+            return;
+        }
+        let events = self.events.clone();
+        tokio::task::spawn_blocking(move || {
+            for (id, kind, what) in checks {
+                or_silence(check_device(id.as_deref(), kind), what, &events, ());
+            }
+        });
+    }
+
+    /// Opens the closed ends on a blocking thread.
+    fn open(&self) -> tokio::task::JoinHandle<Opened> {
+        let (want_source, want_sink) = (self.source.is_none(), self.sink.is_none());
+        let (input, output, events) = (self.input.clone(), self.output.clone(), self.events.clone());
+        tokio::task::spawn_blocking(move || {
+            let source = want_source.then(|| or_silence(open_source(&input), "microphone", &events, Source::Null));
+            let sink = want_sink.then(|| or_silence(open_sink(&output), "speaker", &events, Sink::Null));
+            (source, sink, input, output)
+        })
+    }
+
+    /// Takes devices opened for the current choice; anything else is closed.
+    fn install(&mut self, (source, sink, input, output): Opened) {
+        let (mut stale_source, mut stale_sink) = (None, None);
+        match source {
+            Some(s) if input == self.input && self.source.is_none() => self.source = Some(s),
+            other => stale_source = other,
+        }
+        match sink {
+            Some(s) if output == self.output && self.sink.is_none() => self.sink = Some(s),
+            other => stale_sink = other,
+        }
+        close(stale_source, stale_sink);
+    }
+
+    /// Closes the device ends (not a tone or a file).
+    fn close_devices(&mut self) {
+        let source = matches!(self.input, AudioInput::Device(_)).then(|| self.source.take()).flatten();
+        let sink = matches!(self.output, AudioOutput::Device(_)).then(|| self.sink.take()).flatten();
+        close(source, sink);
+    }
+}
+
+/// Closes device streams off the runtime's threads: the sound server has
+/// to answer before a stream is gone.
+fn close(source: Option<Source>, sink: Option<Sink>) {
+    if source.is_some() || sink.is_some() {
+        tokio::task::spawn_blocking(move || drop((source, sink)));
+    }
 }
 
 /// The opened end, or (told to the agent) the silent one.
@@ -184,11 +261,15 @@ fn or_silence<T>(
     }
 }
 
-async fn run(mut source: Source, mut sink: Sink, mut control: mpsc::Receiver<Control>) {
+async fn run(mut ends: Ends, mut control: mpsc::Receiver<Control>) {
     let mut audio = AudioLoop::new(None);
     let mut parties: BTreeMap<u32, Party> = BTreeMap::new();
+    let mut ringing: BTreeSet<u32> = BTreeSet::new();
     let mut ticker = tokio::time::interval(Duration::from_millis(20));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut ticking = false;
+    let mut opening: Option<tokio::task::JoinHandle<Opened>> = None;
+    let (mut null_source, mut null_sink) = (Source::Null, Sink::Null);
     let silence = vec![0i16; FRAME];
     let mut to_parties: Vec<Vec<i16>> = Vec::new();
     let mut meter: Option<mpsc::UnboundedSender<f32>> = None;
@@ -196,12 +277,37 @@ async fn run(mut source: Source, mut sink: Sink, mut control: mpsc::Receiver<Con
     let mut ticks = 0u32;
     let mut tone_left = 0u32;
     loop {
+        // Something to say or hear keeps the devices open and the clock
+        // ticking; nothing does, and the task sleeps until told otherwise.
+        // A WAV file being written keeps time even between calls, so a
+        // recording's length is the time it covers.
+        let busy = !parties.is_empty()
+            || !ringing.is_empty()
+            || tone_left > 0
+            || meter.is_some()
+            || audio.playing_local_sound();
+        if busy && ends.closed() && opening.is_none() {
+            opening = Some(ends.open());
+        } else if !busy && opening.is_none() && ends.device_open() {
+            ends.close_devices();
+        }
+        let tick = busy || matches!(ends.sink, Some(Sink::Wav(..)));
+        if tick && !ticking {
+            // An interval left alone would burst the ticks it missed.
+            ticker.reset_immediately();
+        }
+        ticking = tick;
         tokio::select! {
             c = control.recv() => match c {
                 Some(Control::Add { key, input, output }) => {
+                    ringing.remove(&key);
                     parties.insert(key, Party { input, output, live: false, last: silence.clone() });
                 }
+                Some(Control::Ringing(key)) => {
+                    ringing.insert(key);
+                }
                 Some(Control::Remove(key)) => {
+                    ringing.remove(&key);
                     parties.remove(&key);
                 }
                 Some(Control::Live(key, live)) => {
@@ -211,19 +317,26 @@ async fn run(mut source: Source, mut sink: Sink, mut control: mpsc::Receiver<Con
                 }
                 Some(Control::Mute(on)) => audio.set_muted(on),
                 // Only a device can be switched: a tone or file input stays.
+                // A closed one opens as the new choice next time.
                 Some(Control::Input(id)) => {
-                    if matches!(source, Source::System(..)) {
-                        match Source::open(&AudioBackend::System { input: id, output: None, ringer: None }) {
-                            Ok(s) => source = s,
-                            Err(e) => tracing::warn!("switching the microphone: {e}"),
+                    if matches!(ends.input, AudioInput::Device(_)) {
+                        ends.input = AudioInput::Device(id.clone());
+                        if matches!(ends.source, Some(Source::System(..))) {
+                            match Source::open(&AudioBackend::System { input: id, output: None, ringer: None }) {
+                                Ok(s) => ends.source = Some(s),
+                                Err(e) => tracing::warn!("switching the microphone: {e}"),
+                            }
                         }
                     }
                 }
                 Some(Control::Output(id)) => {
-                    if matches!(sink, Sink::System(..)) {
-                        match Sink::open(&AudioBackend::System { input: None, output: id, ringer: None }) {
-                            Ok(s) => sink = s,
-                            Err(e) => tracing::warn!("switching the output: {e}"),
+                    if matches!(ends.output, AudioOutput::Device(_)) {
+                        ends.output = AudioOutput::Device(id.clone());
+                        if matches!(ends.sink, Some(Sink::System(..))) {
+                            match Sink::open(&AudioBackend::System { input: None, output: id, ringer: None }) {
+                                Ok(s) => ends.sink = Some(s),
+                                Err(e) => tracing::warn!("switching the output: {e}"),
+                            }
                         }
                     }
                 }
@@ -240,16 +353,28 @@ async fn run(mut source: Source, mut sink: Sink, mut control: mpsc::Receiver<Con
                 }
                 Some(Control::Meter(m)) => meter = m,
                 Some(Control::Stop(done)) => {
-                    finish(sink);
+                    stop(ends, opening).await;
                     let _ = done.send(());
                     return;
                 }
                 None => {
-                    finish(sink);
+                    stop(ends, opening).await;
                     return;
                 }
             },
-            _ = ticker.tick() => {
+            opened = async { opening.as_mut().expect("guarded by the branch condition").await }, if opening.is_some() => {
+                opening = None;
+                match opened {
+                    Ok(opened) => ends.install(opened),
+                    Err(e) => tracing::warn!("opening the audio devices: {e}"),
+                }
+            }
+            _ = ticker.tick(), if ticking => {
+                // With no call, a test tone or the meter waits for the
+                // devices rather than playing its first seconds to nobody.
+                if parties.is_empty() && opening.is_some() {
+                    continue;
+                }
                 // One decoded frame per call and tick; a backlog beyond a
                 // few frames is dropped (clock drift, a stall here).
                 for p in parties.values_mut() {
@@ -268,7 +393,10 @@ async fn run(mut source: Source, mut sink: Sink, mut control: mpsc::Receiver<Con
                 let live: Vec<u32> = parties.iter().filter(|(_, p)| p.live).map(|(k, _)| *k).collect();
                 let far: Vec<&[i16]> = live.iter().filter_map(|k| parties.get(k)).map(|p| p.last.as_slice()).collect();
                 to_parties.resize_with(far.len(), Vec::new);
-                match audio.step(&mut source, &mut sink, &far, &mut to_parties) {
+                // While a device is still opening, silence stands in for it.
+                let source = ends.source.as_mut().unwrap_or(&mut null_source);
+                let sink = ends.sink.as_mut().unwrap_or(&mut null_sink);
+                match audio.step(source, sink, &far, &mut to_parties) {
                     Ok(levels) => {
                         if let Some(m) = &meter {
                             peak = peak.max(((levels.mic_dbfs + 60.0) / 60.0).clamp(0.0, 1.0));
@@ -307,13 +435,27 @@ async fn run(mut source: Source, mut sink: Sink, mut control: mpsc::Receiver<Con
                     };
                     let _ = p.input.try_send(frame);
                 }
-                if let Sink::Wav(writer, _) = &mut sink
+                if let Some(Sink::Wav(writer, _)) = &mut ends.sink
                     && let Err(e) = writer.flush()
                 {
                     tracing::warn!("flushing the audio output file: {e}");
                 }
             }
         }
+    }
+}
+
+/// Waits for devices being opened, then finishes the output (a WAV file's
+/// header) and closes everything.
+async fn stop(mut ends: Ends, opening: Option<tokio::task::JoinHandle<Opened>>) {
+    if let Some(opening) = opening
+        && let Ok(opened) = opening.await
+    {
+        ends.install(opened);
+    }
+    drop(ends.source.take());
+    if let Some(sink) = ends.sink.take() {
+        finish(sink);
     }
 }
 
@@ -334,5 +476,63 @@ mod tests {
         assert_eq!(AudioInput::parse("in.wav"), Ok(AudioInput::Wav("in.wav".into())));
         assert!(AudioInput::parse("tone:loud").is_err());
         assert!(AudioInput::parse("tone:0").is_err());
+    }
+
+    /// How many of PulseAudio's `source-outputs` or `sink-inputs` this
+    /// process holds, from `pactl`'s own listing.
+    fn our_streams(kind: &str) -> usize {
+        let out = std::process::Command::new("pactl").args(["list", kind]).output().expect("pactl");
+        assert!(out.status.success(), "pactl list {kind}: {}", String::from_utf8_lossy(&out.stderr));
+        let me = format!("application.process.id = \"{}\"", std::process::id());
+        String::from_utf8_lossy(&out.stdout).matches(&me).count()
+    }
+
+    /// Waits up to ten seconds for this process to hold `want` capture and
+    /// `want` playback streams.
+    async fn streams_become(want: usize, why: &str) {
+        let mut held = (usize::MAX, usize::MAX);
+        for _ in 0..100 {
+            held = (our_streams("source-outputs"), our_streams("sink-inputs"));
+            if held == (want, want) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{why}: we hold {} capture and {} playback streams, not {want} of each", held.0, held.1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_idle_agent_holds_no_device_open_and_a_call_opens_both_from_its_ring() {
+        assert_eq!(
+            std::env::var("WARMLINE_TEST_SESSION").as_deref(),
+            Ok("1"),
+            "run inside installer/test-session.sh: this test reads PulseAudio's list of streams"
+        );
+        let (events, _events) = mpsc::unbounded_channel();
+        let audio = spawn(&AudioInput::Device(None), &AudioOutput::Device(None), events).expect("the audio task");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        streams_become(0, "issue #23: with no call the microphone and speaker stay closed").await;
+
+        audio.send(Control::Ringing(7)).await.expect("ringing");
+        streams_become(1, "a ringing call opens both devices, so answering it has audio at once").await;
+        let (to_call, mut from_us) = mpsc::channel(8);
+        let (_to_us, from_call) = mpsc::channel(8);
+        audio.send(Control::Add { key: 7, input: to_call, output: from_call }).await.expect("add");
+        audio.send(Control::Live(7, true)).await.expect("live");
+        let frame = tokio::time::timeout(Duration::from_secs(5), from_us.recv()).await;
+        assert!(matches!(frame, Ok(Some(f)) if f.len() == FRAME), "the answered call is sent the mix");
+        streams_become(1, "the call keeps both devices open").await;
+
+        audio.send(Control::Remove(7)).await.expect("remove");
+        streams_become(0, "issue #23: the last call's end closes the devices").await;
+
+        audio.send(Control::Ringing(8)).await.expect("ringing");
+        streams_become(1, "a second ringing call opens them again").await;
+        audio.send(Control::Remove(8)).await.expect("remove");
+        streams_become(0, "a ring that ends unanswered closes them").await;
+
+        let (done, stopped) = oneshot::channel();
+        audio.send(Control::Stop(done)).await.expect("stop");
+        stopped.await.expect("stopped");
     }
 }
