@@ -125,6 +125,30 @@ async function run(lang, scheme, scenario = "") {
   if (!scenario) {
     await page.setViewportSize({ width: 900, height: 600 });
     await audit(page, `04-narrow-${tag}`);
+    // A softphone docked beside the CRM (#18): nothing wider than the
+    // window, and the timer and Hang up in sight with the experts scrolled to.
+    await page.setViewportSize({ width: 320, height: 700 });
+    await page.locator("[data-testid=expert]").last().scrollIntoViewIfNeeded();
+    await audit(page, `04-320px-${tag}`);
+    const narrow = await page.evaluate(() => {
+      const inView = (sel) => {
+        const el = document.querySelector(sel);
+        if (!el) return false;
+        const r = el.getBoundingClientRect();
+        const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+        return r.top >= 0 && r.bottom <= innerHeight && !!hit && el.contains(hit);
+      };
+      return {
+        overflow: document.documentElement.scrollWidth - innerWidth,
+        hangup: inView("[data-testid=call-card] [data-testid=hangup]"),
+        timer: inView("[data-testid=call-card] [role=timer]"),
+        state: inView("[data-testid=agent-state]"),
+      };
+    });
+    if (narrow.overflow > 0 || !narrow.hangup || !narrow.timer || !narrow.state) {
+      console.log(`FAIL 320 px wide: ${JSON.stringify(narrow)}`);
+      failed = true;
+    }
     await page.setViewportSize({ width: 1180, height: 760 });
   }
 

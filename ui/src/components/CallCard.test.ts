@@ -61,4 +61,16 @@ describe("the call card", () => {
     await advance();
     expect(screen.queryByTestId("muted-flag")).toBeNull();
   });
+  it("a refused hold: the toast says so and the call is connected again, ready to try again", async () => {
+    h = await connectMock();
+    const call = await talking(h);
+    await h.mock.command({ cmd: "hold", call });
+    // What the agent sends when the far end refuses the re-INVITE.
+    h.mock.emit({ event: "error", code: "offer_refused", message: "The far end refused the hold (488)" });
+    h.mock.emit({ event: "call", call, state: { state: "connected" }, direction: "inbound", remote: { number: "+442079460321", name: "Priya Raman" }, consult_for: null });
+    await advance();
+    expect(screen.getByTestId("call-state").textContent).toBe("Connected");
+    expect(screen.getByTestId("hold").hasAttribute("disabled")).toBe(false);
+    expect(screen.getByRole("region", { name: "Notifications" }).textContent).toContain("The other side refused; the call is as it was, try again");
+  });
 });
