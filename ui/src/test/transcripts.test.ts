@@ -95,7 +95,7 @@ describe("real agent transcripts through the fold", () => {
         seen.push("conference");
       }
       if (is(e, "state", "wrap_up")) {
-        // The expert's leg ends last and, after the hand-over, without consult_for.
+        // The expert's leg ends last (agents before 25dbccc sent it without consult_for then).
         expect(v.wrapUpCall).toBe("c1");
         seen.push("wrap_up");
       }

@@ -113,6 +113,18 @@ describe("fold", () => {
     expect(v.calls.c2?.conference).toBe(true);
   });
 
+  it("never wraps up a call that was a consult, even if its last event leaves consult_for out", () => {
+    const v = replay([
+      incoming,
+      callEv("c1", { state: "connected" }),
+      callEv("c2", { state: "connected" }),
+      callEv("c1", { state: "ended", reason: "transferred" }),
+      // As the agent sent it after a conference hand-over before 25dbccc.
+      callEv("c2", { state: "ended", reason: "transferred" }, { consult_for: null }),
+    ]);
+    expect(v.wrapUpCall, "wrap-up is about the customer, not the expert's leg").toBe("c1");
+  });
+
   it("knows every event kind, and says so of one it does not know", () => {
     expect(isKnownEvent({ event: "call" })).toBe(true);
     expect(isKnownEvent({ event: "teleport" })).toBe(false);
