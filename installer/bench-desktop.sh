@@ -21,6 +21,25 @@ tree_pids() { # the process and all its descendants
   echo "${all[@]}"
 }
 
+ctxt_switches() { # voluntary + involuntary context switches of all a process's threads
+  cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^(non)?voluntary_ctxt_switches/ {n += $2} END {print n + 0}'
+}
+
+wakeups_per_s() { # context switches per second of process $1 over $2 seconds
+  local a b
+  a=$(ctxt_switches "$1"); sleep "$2"; b=$(ctxt_switches "$1")
+  echo $(((b - a) / $2))
+}
+
+streams_of() { # PulseAudio capture and playback streams process $1 holds, from pactl's own lists
+  local kind n out=""
+  for kind in source-outputs sink-inputs; do
+    n=$( (pactl list "$kind" 2>/dev/null || true) | grep -c "application.process.id = \"$1\"" || true)
+    out+="$kind $n "
+  done
+  echo "${out% }"
+}
+
 pss_mib() { # summed PSS of a process tree, MiB
   local kb=0
   for p in $(tree_pids "$1"); do
@@ -106,6 +125,10 @@ printf '{"cmd":"configure","settings":{"servers":["%s"],"user":"%s","auth_user":
   "$(field sip_ws <<< "$ready")" "$aor" "$ext" "$password" | "${xdg[@]}" "$CLI" agent --lab > "$tmp/configure.out" 2>&1 || true
 start "$tmp/real.log" "${xdg[@]}" "$BIN"
 real_ready=$READY_MS; sleep "$SETTLE"; real_idle=$(pss_mib "$PID")
+# Issue #23: idle, signed in, no call, the app holds no audio stream and
+# its threads (audio task, device watchers) sleep.
+real_wakes=$(wakeups_per_s "$PID" "${IDLE_WAKE_SECONDS:-20}")
+real_streams=$(streams_of "$PID")
 call_expert
 real_call=$(pss_mib "$PID")
 stop
@@ -121,6 +144,8 @@ printf '  PSS of the process tree: bare window %s MiB; app idle %s MiB (%s); app
 printf '  the app on a configuration, its contact center (warmline-cli lab) in another process: idle %s MiB (%s); during a call %s MiB (%s)\n' \
   "$real_idle" "$(over "$real_idle" "$bare_pss")" "$real_call" "$(over "$real_call" "$bare_pss")"
 echo "  targets: idle <= bare + 25 MiB, during a call <= bare + 50 MiB"
+printf '  the app on a configuration, idle and signed in, no call: %s context switches/s (main process, all threads, over %s s); PulseAudio streams held: %s (target: none)\n' \
+  "$real_wakes" "${IDLE_WAKE_SECONDS:-20}" "$real_streams"
 printf '  like for like, against a bare window also rendered without accelerated compositing (%s MiB): app idle %s, during a call %s; on a configuration idle %s, during a call %s\n' \
   "$lighter_pss" "$(over "$app_idle" "$lighter_pss")" "$(over "$app_call" "$lighter_pss")" \
   "$(over "$real_idle" "$lighter_pss")" "$(over "$real_call" "$lighter_pss")"
