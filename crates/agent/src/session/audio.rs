@@ -99,8 +99,6 @@ pub(crate) enum Control {
     /// An incoming call rings: the devices open now, so that answering it
     /// has audio both ways from its first frame. `Remove` with the same key
     /// (the call answered and ended, or never answered) lets them close.
-    // Until the runner sends it on ringing (issue #23), only tests do.
-    #[allow(dead_code)]
     Ringing(u32),
     /// The call ended.
     Remove(u32),

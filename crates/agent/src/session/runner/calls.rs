@@ -122,6 +122,8 @@ impl Runner {
             }
             Admission::Ring | Admission::RingQuietly => {
                 self.ua_or_report(move |ua, now| ua.ring(now, call)).await;
+                // The devices open at ring time: an answer has audio at once.
+                let _ = self.audio.send(Control::Ringing(call.get())).await;
                 self.call_offered(call);
                 let quietly = decision == Admission::RingQuietly;
                 self.set_phase(call, Phase::Ringing { quietly, since: now() });
