@@ -10,7 +10,7 @@ SESSION := installer/test-session.sh
 # The Windows build, cross-compiled with MinGW-w64 (docs/windows.md).
 WINDOWS_TARGET := x86_64-pc-windows-gnu
 
-.PHONY: run test bench package lint setup ui bindings fmt fuzz test-windows
+.PHONY: run test bench package lint setup ui bindings fmt fuzz test-windows package-windows
 
 setup:
 	installer/setup.sh
@@ -81,6 +81,14 @@ fuzz: setup
 package: ui
 	npx --yes @tauri-apps/cli@$(TAURI_CLI_VERSION) build --config installer/tauri.bundle.json --bundles deb
 	@ls -l target/release/bundle/deb/*.deb
+
+## package-windows: the NSIS installer for Windows (per user, no admin),
+## cross-built here with MinGW-w64 (docs/windows.md). The bundler downloads
+## nsis_tauri_utils.dll from GitHub on its first run.
+package-windows: ui
+	npx --yes @tauri-apps/cli@$(TAURI_CLI_VERSION) build --config installer/tauri.bundle.json \
+		--target $(WINDOWS_TARGET) --bundles nsis
+	@ls -l $${CARGO_TARGET_DIR:-target}/$(WINDOWS_TARGET)/release/bundle/nsis/*-setup.exe
 
 ## test-windows: the Windows build's core tests and warmline-cli.exe under
 ## Wine (docs/windows.md).
