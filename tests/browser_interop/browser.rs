@@ -8,6 +8,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
+#[cfg(unix)]
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -184,12 +185,13 @@ impl Browser {
             .arg(&wav)
             .arg(dir.path())
             .current_dir(&page)
-            // Its own process group: Drop ends node and every Chromium
-            // process under it at once.
-            .process_group(0)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit());
+        // Its own process group: Drop ends node and every Chromium process
+        // under it at once.
+        #[cfg(unix)]
+        command.process_group(0);
         let mut child = tokio::process::Command::from(command).spawn().expect("run node (installer/setup.sh)");
         let pgid = child.id().expect("driver pid");
         let stdin = child.stdin.take().expect("driver stdin");
