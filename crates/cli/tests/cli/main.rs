@@ -364,14 +364,29 @@ fn agent_lab_realtime_warm_transfer_leaves_the_customer_hearing_the_expert() {
     agent.expect("connected", |v| {
         v["event"] == "call" && v["call"] == call.as_str() && v["state"]["state"] == "connected"
     });
-    std::thread::sleep(Duration::from_secs(2));
+    // Each phase lasts until the agent has reported two seconds of media on
+    // it (one `quality` event a second once media flows): paced by what the
+    // agent sees, not by the clock.
+    for n in 1..=2 {
+        agent.expect(&format!("media report {n} of the talk"), |v| {
+            v["event"] == "quality" && v["call"] == call.as_str()
+        });
+    }
 
     agent.send(&serde_json::json!({"cmd": "transfer", "to": EXPERT_NUMBER, "mode": "warm"}).to_string());
     agent.expect("the consult", |v| v["event"] == "transfer" && v["phase"] == "consulting");
-    std::thread::sleep(Duration::from_secs(2));
+    for n in 1..=2 {
+        agent.expect(&format!("media report {n} of the consult"), |v| {
+            v["event"] == "quality" && v["call"] != call.as_str()
+        });
+    }
     agent.send(r#"{"cmd":"complete_transfer"}"#);
     agent.expect("the transfer completed", |v| v["event"] == "transfer" && v["phase"] == "completed");
-    std::thread::sleep(Duration::from_secs(5));
+    // The customer and the expert talk for this long (the agent is gone, so
+    // nothing reports on their call here): a span of conversation to
+    // measure, as `play(SPAN)` is in tests/agent_lab, not a wait for an event.
+    const AFTER_TRANSFER: Duration = Duration::from_secs(5);
+    std::thread::sleep(AFTER_TRANSFER);
     agent.send(&serde_json::json!({"lab": {"cmd": "hangup", "customer": customer}}).to_string());
     let ended = agent.expect("the customer's call ended", |v| {
         v["event"] == "lab"
